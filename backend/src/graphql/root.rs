@@ -1,0 +1,139 @@
+//! The Query and Mutation roots. Each field delegates in one line to its feature.
+
+use super::Ctx;
+use crate::accounts::graphql as accounts;
+use crate::audit::graphql as audit;
+use crate::notifications::graphql as notifications;
+use crate::tickets::graphql as tickets;
+use juniper::{graphql_object, FieldResult, ID};
+
+pub struct Query;
+
+#[graphql_object(context = Ctx)]
+impl Query {
+    /// Who is signed in; null without credentials.
+    fn viewer(ctx: &Ctx) -> Option<accounts::Viewer> {
+        accounts::viewer(ctx)
+    }
+    /// A ticket by its number; null when it does not exist or is not yours to see.
+    async fn ticket(ctx: &Ctx, number: i32) -> FieldResult<Option<tickets::TicketGql>> {
+        tickets::ticket(ctx, number).await
+    }
+    /// Tickets you may see, filtered and sorted (default: newest first). At most 100 a page.
+    async fn tickets(ctx: &Ctx, filter: Option<tickets::TicketFilterInput>, sort: Option<tickets::TicketSortInput>, first: Option<i32>, after: Option<String>) -> FieldResult<tickets::TicketConnection> {
+        tickets::tickets(ctx, filter, sort, first, after).await
+    }
+    async fn company(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::CompanyGql>> {
+        accounts::company(ctx, id).await
+    }
+    /// Companies by name; `search` matches part of the name.
+    async fn companies(ctx: &Ctx, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::CompanyConnection> {
+        accounts::companies(ctx, search, first, after).await
+    }
+    async fn contact(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::ContactGql>> {
+        accounts::contact(ctx, id).await
+    }
+    /// Contacts by name; `search` matches part of the name or email.
+    async fn contacts(ctx: &Ctx, company_id: Option<ID>, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::ContactConnection> {
+        accounts::contacts(ctx, company_id, search, first, after).await
+    }
+    async fn user(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::UserGql>> {
+        accounts::user(ctx, id).await
+    }
+    /// Staff users (staff only).
+    async fn users(ctx: &Ctx, include_inactive: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::UserConnection> {
+        accounts::users(ctx, include_inactive, first, after).await
+    }
+    /// Queues (staff only).
+    async fn queues(ctx: &Ctx) -> FieldResult<Vec<accounts::QueueGql>> {
+        accounts::queues(ctx).await
+    }
+    /// Your notifications, newest first.
+    async fn notifications(ctx: &Ctx, unread_only: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<notifications::NotificationConnection> {
+        notifications::notifications(ctx, unread_only, first, after).await
+    }
+    /// The audit log of administrative actions (admins only).
+    async fn audit_log(ctx: &Ctx, first: Option<i32>, after: Option<String>) -> FieldResult<audit::AuditEntryConnection> {
+        audit::audit_log(ctx, first, after).await
+    }
+    /// Your API tokens; with `all`, everyone's (admins only).
+    async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {
+        accounts::api_tokens(ctx, all).await
+    }
+}
+
+pub struct Mutation;
+
+#[graphql_object(context = Ctx)]
+impl Mutation {
+    /// Signs in a staff user or contact; returns a JWT.
+    async fn login(ctx: &Ctx, email: String, password: String) -> FieldResult<accounts::LoginPayload> {
+        accounts::login(ctx, email, password).await
+    }
+    async fn create_company(ctx: &Ctx, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
+        accounts::create_company(ctx, input).await
+    }
+    async fn update_company(ctx: &Ctx, id: ID, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
+        accounts::update_company(ctx, id, input).await
+    }
+    async fn create_contact(ctx: &Ctx, input: accounts::ContactFields) -> FieldResult<accounts::ContactPayload> {
+        accounts::create_contact(ctx, input).await
+    }
+    async fn update_contact(ctx: &Ctx, id: ID, input: accounts::ContactFields) -> FieldResult<accounts::ContactPayload> {
+        accounts::update_contact(ctx, id, input).await
+    }
+    /// Adds a staff user (admins only).
+    async fn create_user(ctx: &Ctx, input: accounts::UserFields) -> FieldResult<accounts::UserPayload> {
+        accounts::create_user(ctx, input).await
+    }
+    /// Changes a staff user; deactivating or changing the password ends their sessions and tokens.
+    async fn update_user(ctx: &Ctx, id: ID, input: accounts::UserFields) -> FieldResult<accounts::UserPayload> {
+        accounts::update_user(ctx, id, input).await
+    }
+    async fn create_queue(ctx: &Ctx, input: accounts::QueueFields) -> FieldResult<accounts::QueuePayload> {
+        accounts::create_queue(ctx, input).await
+    }
+    async fn update_queue(ctx: &Ctx, id: ID, input: accounts::QueueFields) -> FieldResult<accounts::QueuePayload> {
+        accounts::update_queue(ctx, id, input).await
+    }
+    async fn create_ticket(ctx: &Ctx, input: tickets::CreateTicketInput) -> FieldResult<tickets::TicketPayload> {
+        tickets::create_ticket(ctx, input).await
+    }
+    /// Changes status, priority, assignee, queue, tags, watchers or requester (staff only).
+    async fn update_ticket(ctx: &Ctx, input: tickets::UpdateTicketInput) -> FieldResult<tickets::TicketPayload> {
+        tickets::update_ticket(ctx, input).await
+    }
+    /// A public reply (staff or the customer).
+    async fn add_reply(ctx: &Ctx, input: tickets::AddReplyInput) -> FieldResult<tickets::EntryPayload> {
+        tickets::add_reply(ctx, input).await
+    }
+    /// An internal note, never shown to customers (staff only).
+    async fn add_internal_note(ctx: &Ctx, input: tickets::AddInternalNoteInput) -> FieldResult<tickets::EntryPayload> {
+        tickets::add_internal_note(ctx, input).await
+    }
+    async fn log_time(ctx: &Ctx, input: tickets::LogTimeInput) -> FieldResult<tickets::TimeEntryPayload> {
+        tickets::log_time(ctx, input).await
+    }
+    async fn link_tickets(ctx: &Ctx, input: tickets::LinkTicketsInput) -> FieldResult<tickets::LinkPayload> {
+        tickets::link_tickets(ctx, input).await
+    }
+    /// Merges one ticket into another: the thread moves, the source closes.
+    async fn merge_tickets(ctx: &Ctx, input: tickets::MergeTicketsInput) -> FieldResult<tickets::TicketPayload> {
+        tickets::merge_tickets(ctx, input).await
+    }
+    /// Marks the given notifications (or all of yours) as read.
+    async fn mark_notifications_read(ctx: &Ctx, ids: Option<Vec<ID>>) -> FieldResult<notifications::MarkNotificationsReadPayload> {
+        notifications::mark_notifications_read(ctx, ids).await
+    }
+    /// Creates an API token; the secret is in the payload once.
+    async fn create_api_token(ctx: &Ctx, input: accounts::CreateApiTokenInput) -> FieldResult<accounts::CreateApiTokenPayload> {
+        accounts::create_api_token(ctx, input).await
+    }
+    /// Turns GraphQL introspection on or off (admins only).
+    async fn set_graphql_introspection(ctx: &Ctx, enabled: bool) -> FieldResult<bool> {
+        ctx.run(move |app, who| crate::settings::set_introspection(app, who, enabled)).await.map_err(super::field_error)
+    }
+    async fn revoke_api_token(ctx: &Ctx, id: ID) -> FieldResult<accounts::RevokeApiTokenPayload> {
+        accounts::revoke_api_token(ctx, id).await
+    }
+}

@@ -1,0 +1,278 @@
+// The one portable schema for SQLite and PostgreSQL (hand-written; `tests/e2e/drift.rs`
+// migrates both backends and compares every table, column and nullability with this file).
+
+diesel::table! {
+    companies (id) {
+        id -> BigInt,
+        name -> Text,
+        name_key -> Text,
+        phone -> Text,
+        notes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    company_domains (domain) {
+        domain -> Text,
+        company_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        password_hash -> Text,
+        active -> Bool,
+        auth_version -> BigInt,
+        timezone -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> BigInt,
+        company_id -> BigInt,
+        email -> Text,
+        name -> Text,
+        phone -> Text,
+        password_hash -> Nullable<Text>,
+        active -> Bool,
+        auth_version -> BigInt,
+        timezone -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queues (id) {
+        id -> BigInt,
+        name -> Text,
+        is_triage -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    queue_members (queue_id,user_id) {
+        queue_id -> BigInt,
+        user_id -> BigInt,
+        is_dispatcher -> Bool,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> BigInt,
+        subject -> Text,
+        company_id -> Nullable<BigInt>,
+        requester_id -> Nullable<BigInt>,
+        status -> Text,
+        priority -> BigInt,
+        queue_id -> BigInt,
+        assignee_id -> Nullable<BigInt>,
+        merged_into_id -> Nullable<BigInt>,
+        source -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_activity_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ticket_tags (ticket_id,tag) {
+        ticket_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    ticket_watchers (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    ticket_entries (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        author_user_id -> Nullable<BigInt>,
+        author_contact_id -> Nullable<BigInt>,
+        author_label -> Text,
+        body -> Text,
+        body_html -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    time_entries (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        user_id -> BigInt,
+        entry_id -> Nullable<BigInt>,
+        minutes -> BigInt,
+        billable -> Bool,
+        note -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_links (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        other_ticket_id -> BigInt,
+        kind -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        actor_contact_id -> Nullable<BigInt>,
+        kind -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        ticket_id -> Nullable<BigInt>,
+        link -> Text,
+        read_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Nullable<BigInt>,
+        detail -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        token_hash -> Text,
+        token_prefix -> Text,
+        scope -> Text,
+        auth_version -> BigInt,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    change_log (id) {
+        id -> BigInt,
+        entity -> Text,
+        entity_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        kind -> Text,
+        payload -> Text,
+        dedupe_key -> Nullable<Text>,
+        run_at -> Timestamp,
+        attempts -> BigInt,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(company_domains -> companies (company_id));
+diesel::joinable!(contacts -> companies (company_id));
+diesel::joinable!(queue_members -> queues (queue_id));
+diesel::joinable!(queue_members -> users (user_id));
+diesel::joinable!(tickets -> companies (company_id));
+diesel::joinable!(tickets -> contacts (requester_id));
+diesel::joinable!(tickets -> queues (queue_id));
+diesel::joinable!(tickets -> users (assignee_id));
+diesel::joinable!(ticket_tags -> tickets (ticket_id));
+diesel::joinable!(ticket_watchers -> tickets (ticket_id));
+diesel::joinable!(ticket_watchers -> users (user_id));
+diesel::joinable!(ticket_watchers -> contacts (contact_id));
+diesel::joinable!(ticket_entries -> tickets (ticket_id));
+diesel::joinable!(ticket_entries -> users (author_user_id));
+diesel::joinable!(ticket_entries -> contacts (author_contact_id));
+diesel::joinable!(time_entries -> tickets (ticket_id));
+diesel::joinable!(time_entries -> users (user_id));
+diesel::joinable!(time_entries -> ticket_entries (entry_id));
+diesel::joinable!(ticket_links -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
+diesel::joinable!(ticket_events -> users (actor_user_id));
+diesel::joinable!(ticket_events -> contacts (actor_contact_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(notifications -> contacts (contact_id));
+diesel::joinable!(notifications -> tickets (ticket_id));
+diesel::joinable!(audit_log -> users (actor_user_id));
+diesel::joinable!(api_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    companies,
+    company_domains,
+    users,
+    contacts,
+    queues,
+    queue_members,
+    tickets,
+    ticket_tags,
+    ticket_watchers,
+    ticket_entries,
+    time_entries,
+    ticket_links,
+    ticket_events,
+    notifications,
+    audit_log,
+    api_tokens,
+    change_log,
+    jobs,
+    settings,
+);
