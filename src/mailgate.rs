@@ -29,9 +29,13 @@ pub struct Args {
 
 fn token(args: &Args) -> Result<String, String> {
     if let Some(path) = &args.token_file {
-        return std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|e| format!("cannot read the token file {}: {e}", path.display()));
+        return std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("cannot read the token file {}: {e}", path.display()));
     }
-    std::env::var("WRENCH_MAIL_TOKEN").map(|s| s.trim().to_string()).map_err(|_| "no token: set WRENCH_MAIL_TOKEN or pass --token-file".to_string())
+    std::env::var("WRENCH_MAIL_TOKEN")
+        .map(|s| s.trim().to_string())
+        .map_err(|_| "no token: set WRENCH_MAIL_TOKEN or pass --token-file".to_string())
 }
 
 /// The exit code for an HTTP status from the server.
@@ -46,7 +50,9 @@ pub fn exit_for_status(status: u16) -> u8 {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' | b'+' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'@' | b'+' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -73,7 +79,8 @@ fn post(args: &Args) -> Result<u16, String> {
     let token = token(args)?;
     let mut message = Vec::new();
     std::io::stdin().read_to_end(&mut message).map_err(|e| format!("reading the message: {e}"))?;
-    let recipient = args.recipient.clone().or_else(|| std::env::var("ORIGINAL_RECIPIENT").ok()).filter(|r| !r.is_empty());
+    let recipient =
+        args.recipient.clone().or_else(|| std::env::var("ORIGINAL_RECIPIENT").ok()).filter(|r| !r.is_empty());
     let mut url = format!("{}/mail/inbound", args.url.trim_end_matches('/'));
     if let Some(r) = recipient {
         url.push_str("?to=");

@@ -67,7 +67,8 @@ enum UserCommand {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WRENCH_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WRENCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
@@ -114,7 +115,13 @@ fn run(command: Command) -> anyhow::Result<()> {
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']).to_string();
             let app = wrench_backend::server::build_app(config)?;
-            let input = UserInput { email: Some(email), name: Some(name), role: Some(role), password: Some(password), ..Default::default() };
+            let input = UserInput {
+                email: Some(email),
+                name: Some(name),
+                role: Some(role),
+                password: Some(password),
+                ..Default::default()
+            };
             let user = accounts::create_user(&app, &Principal::System, input).map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created {} {} (id {})", user.role, user.email, user.id);
             Ok(())

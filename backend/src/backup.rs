@@ -30,9 +30,12 @@ pub fn backup(config: &Config, target: &Path) -> anyhow::Result<String> {
     tar.append_path_with_name(&m, MANIFEST)?;
     if let DatabaseUrl::Sqlite(path) = &config.database {
         let snapshot = tmp.join(DB_ENTRY);
-        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy()).with_context(|| format!("opening {}", path.display()))?;
+        let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+            .with_context(|| format!("opening {}", path.display()))?;
         diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut conn)?;
-        diesel::sql_query(format!("VACUUM INTO '{}'", snapshot.to_string_lossy().replace('\'', "''"))).execute(&mut conn).context("snapshotting the database (VACUUM INTO)")?;
+        diesel::sql_query(format!("VACUUM INTO '{}'", snapshot.to_string_lossy().replace('\'', "''")))
+            .execute(&mut conn)
+            .context("snapshotting the database (VACUUM INTO)")?;
         tar.append_path_with_name(&snapshot, DB_ENTRY)?;
         what.push("the SQLite database".to_string());
     }

@@ -9,11 +9,7 @@ use diesel::prelude::*;
 
 pub fn record(conn: &mut DbConn, entity: &str, entity_id: i64, now: NaiveDateTime) -> QueryResult<()> {
     diesel::insert_into(change_log::table)
-        .values((
-            change_log::entity.eq(entity),
-            change_log::entity_id.eq(entity_id),
-            change_log::created_at.eq(now),
-        ))
+        .values((change_log::entity.eq(entity), change_log::entity_id.eq(entity_id), change_log::created_at.eq(now)))
         .execute(conn)?;
     Ok(())
 }

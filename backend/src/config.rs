@@ -75,10 +75,8 @@ impl Config {
         };
         let bind_text = var("WRENCH_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let bind: SocketAddr = bind_text.parse().map_err(|_| ConfigError::Bind(bind_text.clone()))?;
-        let public_url = var("WRENCH_PUBLIC_URL")
-            .unwrap_or_else(|| format!("http://{bind_text}"))
-            .trim_end_matches('/')
-            .to_string();
+        let public_url =
+            var("WRENCH_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_text}")).trim_end_matches('/').to_string();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(ConfigError::PublicUrl(public_url));
         }
@@ -94,11 +92,9 @@ impl Config {
             .transpose()?
             .unwrap_or_default();
         let auto_close_days = match var("WRENCH_AUTO_CLOSE_DAYS") {
-            Some(v) => v
-                .parse()
-                .ok()
-                .filter(|d: &i64| *d > 0)
-                .ok_or(ConfigError::Number("WRENCH_AUTO_CLOSE_DAYS", v))?,
+            Some(v) => {
+                v.parse().ok().filter(|d: &i64| *d > 0).ok_or(ConfigError::Number("WRENCH_AUTO_CLOSE_DAYS", v))?
+            }
             None => 7,
         };
         Ok(Config {

@@ -125,8 +125,5 @@ pub fn is_postgres(conn: &DbConn) -> bool {
 
 /// True when the error is a unique-constraint violation (same meaning on both backends).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }

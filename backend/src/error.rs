@@ -85,7 +85,8 @@ impl From<validator::ValidationErrors> for ServiceError {
         let mut out = Vec::new();
         for (field, kinds) in errs.field_errors() {
             for k in kinds {
-                let message = k.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| format!("is invalid ({})", k.code));
+                let message =
+                    k.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| format!("is invalid ({})", k.code));
                 out.push(FieldError::new(camel_case(&field), message));
             }
         }

@@ -56,7 +56,10 @@ pub async fn principal_from_bearer(app: &Arc<App>, req: &HttpRequest) -> Result<
 
 /// Middleware: a request id on every log line (and in `X-Request-Id`), an access log line,
 /// and the security headers on every response.
-pub async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = req
         .headers()
         .get("x-request-id")
@@ -99,9 +102,13 @@ pub async fn healthz(app: web::Data<Arc<App>>, req: HttpRequest) -> HttpResponse
         Ok(Ok(Ok(v))) => v,
         Ok(Ok(Err(e))) => {
             tracing::warn!("health check: database: {e}");
-            return HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "clock": clock }));
+            return HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "clock": clock }));
         }
-        _ => return HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable", "clock": clock })),
+        _ => {
+            return HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "unavailable", "clock": clock }))
+        }
     };
     let mut body = serde_json::json!({ "status": "ok", "clock": clock });
     let who = principal_from_bearer(&app, &req).await.unwrap_or(Principal::Anonymous);

@@ -108,10 +108,13 @@ impl Registry {
     }
 }
 
-fn due_filter(now: NaiveDateTime) -> diesel::dsl::And<
+type DueFilter = diesel::dsl::And<
     diesel::dsl::LtEq<jobs::run_at, NaiveDateTime>,
     diesel::dsl::Or<diesel::dsl::IsNull<jobs::locked_until>, diesel::dsl::Lt<jobs::locked_until, NaiveDateTime>>,
-> {
+>;
+
+/// Due and not leased (or the lease ran out).
+fn due_filter(now: NaiveDateTime) -> DueFilter {
     jobs::run_at.le(now).and(jobs::locked_until.is_null().or(jobs::locked_until.lt(now)))
 }
 
@@ -150,10 +153,8 @@ pub fn claim(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<V
 
 /// The earliest time any job becomes claimable (due, or its lease runs out).
 pub fn next_due(conn: &mut DbConn) -> QueryResult<Option<NaiveDateTime>> {
-    let unlocked: Option<NaiveDateTime> = jobs::table
-        .filter(jobs::locked_until.is_null())
-        .select(diesel::dsl::min(jobs::run_at))
-        .first(conn)?;
+    let unlocked: Option<NaiveDateTime> =
+        jobs::table.filter(jobs::locked_until.is_null()).select(diesel::dsl::min(jobs::run_at)).first(conn)?;
     let leased: Option<NaiveDateTime> = jobs::table
         .filter(jobs::locked_until.is_not_null())
         .select(diesel::dsl::min(jobs::locked_until))
@@ -190,7 +191,11 @@ fn finish(app: &App, job: &ClaimedJob, result: Result<(), JobError>) -> QueryRes
         Err(JobError::Fatal(msg)) => {
             tracing::error!(job = job.id, kind = %job.kind, "job failed for good: {msg}");
             diesel::update(jobs::table.filter(jobs::id.eq(job.id)))
-                .set((jobs::run_at.eq(parked()), jobs::locked_until.eq(None::<NaiveDateTime>), jobs::last_error.eq(msg)))
+                .set((
+                    jobs::run_at.eq(parked()),
+                    jobs::locked_until.eq(None::<NaiveDateTime>),
+                    jobs::last_error.eq(msg),
+                ))
                 .execute(&mut *conn)?;
         }
     }

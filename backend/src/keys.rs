@@ -62,12 +62,8 @@ pub enum KeyError {
 
 impl Keys {
     pub fn from_secrets(secrets: &str) -> Result<Self, KeyError> {
-        let masters: Vec<Vec<u8>> = secrets
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
+        let masters: Vec<Vec<u8>> =
+            secrets.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.as_bytes().to_vec()).collect();
         if masters.is_empty() {
             return Err(KeyError::Empty);
         }

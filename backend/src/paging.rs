@@ -47,7 +47,11 @@ impl<T> Page<T> {
     pub fn from_offset(mut rows: Vec<T>, offset: i64, first: i64, total: i64) -> Self {
         let has_next = rows.len() as i64 > first;
         rows.truncate(first as usize);
-        let items = rows.into_iter().enumerate().map(|(i, r)| (encode_cursor(&format!("o:{}", offset + i as i64)), r)).collect();
+        let items = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (encode_cursor(&format!("o:{}", offset + i as i64)), r))
+            .collect();
         Page { items, total, has_next, has_previous: offset > 0 }
     }
 

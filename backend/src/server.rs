@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 /// Opens everything the app needs and applies pending migrations.
 pub fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let keys = Keys::load(config.secret.as_deref(), &config.data_dir)?;
     let clock: Arc<dyn Clock> = match &config.clock_file {
         Some(path) => {
@@ -68,7 +69,14 @@ where
             .wrap(middleware::from_fn(crate::http::request_context))
             .route("/healthz", web::get().to(crate::http::healthz))
             .route("/graphql", web::post().to(crate::graphql::http::endpoint))
-            .route("/graphql", web::get().to(|| async { HttpResponse::MethodNotAllowed().insert_header(("Allow", "POST")).body("POST a GraphQL request here.\n") }))
+            .route(
+                "/graphql",
+                web::get().to(|| async {
+                    HttpResponse::MethodNotAllowed()
+                        .insert_header(("Allow", "POST"))
+                        .body("POST a GraphQL request here.\n")
+                }),
+            )
             .configure(move |cfg| extra(cfg))
     })
     .bind(bind)

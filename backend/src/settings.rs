@@ -35,7 +35,15 @@ pub fn set_introspection(app: &App, who: &Principal, enabled: bool) -> ServiceRe
     let now = app.now();
     write_tx(&mut conn, |conn| {
         set(conn, GRAPHQL_INTROSPECTION, if enabled { "on" } else { "off" })?;
-        crate::audit::record(conn, who, "settings.update", "setting", None, &format!("graphql introspection {}", if enabled { "on" } else { "off" }), now)?;
+        crate::audit::record(
+            conn,
+            who,
+            "settings.update",
+            "setting",
+            None,
+            &format!("graphql introspection {}", if enabled { "on" } else { "off" }),
+            now,
+        )?;
         Ok::<_, ServiceError>(())
     })?;
     app.introspection.store(enabled, Ordering::Relaxed);

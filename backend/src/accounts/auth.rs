@@ -111,7 +111,9 @@ impl Principal {
     pub fn require_write(&self) -> ServiceResult<()> {
         match self {
             Principal::Anonymous => Err(ServiceError::Unauthenticated),
-            Principal::Staff(StaffPrincipal { scope: Scope::Token(TokenScope::Read), .. }) => Err(ServiceError::Forbidden),
+            Principal::Staff(StaffPrincipal { scope: Scope::Token(TokenScope::Read), .. }) => {
+                Err(ServiceError::Forbidden)
+            }
             _ => Ok(()),
         }
     }
@@ -127,7 +129,11 @@ impl Principal {
         match self {
             Principal::Anonymous => Err(ServiceError::Unauthenticated),
             Principal::System => Ok(()),
-            Principal::Staff(s) if s.role == Role::Admin && matches!(s.scope, Scope::Full | Scope::Token(TokenScope::Admin)) => Ok(()),
+            Principal::Staff(s)
+                if s.role == Role::Admin && matches!(s.scope, Scope::Full | Scope::Token(TokenScope::Admin)) =>
+            {
+                Ok(())
+            }
             _ => Err(ServiceError::Forbidden),
         }
     }
@@ -158,7 +164,8 @@ pub fn issue_jwt(app: &App, subject: &Subject) -> ServiceResult<String> {
         Subject::User(u) => (format!("u:{}", u.id), u.auth_version),
         Subject::Contact(c) => (format!("c:{}", c.id), c.auth_version),
     };
-    let claims = Claims { sub, ver, iat: now.timestamp(), exp: (now + Duration::hours(JWT_LIFETIME_HOURS)).timestamp() };
+    let claims =
+        Claims { sub, ver, iat: now.timestamp(), exp: (now + Duration::hours(JWT_LIFETIME_HOURS)).timestamp() };
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.id.clone());
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&key.bytes))
@@ -198,14 +205,24 @@ fn resolve_jwt(app: &App, conn: &mut crate::db::DbConn, token: &str) -> ServiceR
     let id: i64 = id.parse().map_err(|_| ServiceError::Unauthenticated)?;
     match kind {
         "u" => {
-            let user: User = users::table.find(id).select(User::as_select()).first(conn).optional()?.ok_or(ServiceError::Unauthenticated)?;
+            let user: User = users::table
+                .find(id)
+                .select(User::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(ServiceError::Unauthenticated)?;
             if !user.active || user.auth_version != claims.ver {
                 return Err(ServiceError::Unauthenticated);
             }
             Ok(Principal::staff(&user, Scope::Full))
         }
         "c" => {
-            let c: Contact = contacts::table.find(id).select(Contact::as_select()).first(conn).optional()?.ok_or(ServiceError::Unauthenticated)?;
+            let c: Contact = contacts::table
+                .find(id)
+                .select(Contact::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(ServiceError::Unauthenticated)?;
             if !c.active || c.auth_version != claims.ver {
                 return Err(ServiceError::Unauthenticated);
             }
@@ -259,11 +276,19 @@ mod tests {
         let tech = staff(Role::Technician, Scope::Full);
         let read_token = staff(Role::Admin, Scope::Token(TokenScope::Read));
         let write_token = staff(Role::Admin, Scope::Token(TokenScope::Write));
-        let contact = Principal::Contact(ContactPrincipal { contact_id: 1, company_id: 2, name: "C".into(), email: "c@x".into() });
+        let contact = Principal::Contact(ContactPrincipal {
+            contact_id: 1,
+            company_id: 2,
+            name: "C".into(),
+            email: "c@x".into(),
+        });
 
         assert!(admin.require_admin().is_ok());
         assert!(matches!(tech.require_admin(), Err(ServiceError::Forbidden)));
-        assert!(matches!(write_token.require_admin(), Err(ServiceError::Forbidden)), "admin rights need an admin-scoped token");
+        assert!(
+            matches!(write_token.require_admin(), Err(ServiceError::Forbidden)),
+            "admin rights need an admin-scoped token"
+        );
         assert!(read_token.require_staff().is_ok());
         assert!(matches!(read_token.require_write(), Err(ServiceError::Forbidden)));
         assert!(matches!(contact.require_staff(), Err(ServiceError::Forbidden)));

@@ -37,11 +37,18 @@ impl CompanyGql {
         ctx.run(move |app, who| service::company_domains(app, who, id)).await.gql()
     }
     /// The company's contacts (staff only).
-    async fn contacts(&self, ctx: &Ctx, first: Option<i32>, after: Option<String>, search: Option<String>) -> FieldResult<ContactConnection> {
+    async fn contacts(
+        &self,
+        ctx: &Ctx,
+        first: Option<i32>,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> FieldResult<ContactConnection> {
         ctx.who.require_staff().gql()?;
         let req = page_request(first, after)?;
         let id = self.0.id;
-        let page = ctx.run(move |app, who| service::list_contacts(app, who, Some(id), search.as_deref(), &req)).await.gql()?;
+        let page =
+            ctx.run(move |app, who| service::list_contacts(app, who, Some(id), search.as_deref(), &req)).await.gql()?;
         Ok(ContactConnection::from_page(page, ContactGql))
     }
     fn created_at(&self) -> DateTime<Utc> {
@@ -265,7 +272,7 @@ impl Viewer {
         ctx.run(move |app, who| service::get_contact(app, who, id)).await.gql().map(|c| Some(ContactGql(c)))
     }
     async fn unread_notifications(&self, ctx: &Ctx) -> FieldResult<i32> {
-        let n = ctx.run(|app, who| crate::notifications::service::unread_count(app, who)).await.gql()?;
+        let n = ctx.run(crate::notifications::service::unread_count).await.gql()?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -325,7 +332,14 @@ pub struct UserFields {
 
 impl From<UserFields> for UserInput {
     fn from(f: UserFields) -> Self {
-        UserInput { email: f.email, name: f.name, role: f.role.map(Into::into), password: f.password, active: f.active, timezone: f.timezone }
+        UserInput {
+            email: f.email,
+            name: f.name,
+            role: f.role.map(Into::into),
+            password: f.password,
+            active: f.active,
+            timezone: f.timezone,
+        }
     }
 }
 
@@ -347,7 +361,11 @@ impl QueueFields {
     fn into_input(self) -> crate::error::ServiceResult<QueueInput> {
         let members = match self.members {
             None => None,
-            Some(list) => Some(list.iter().map(|m| Ok((id_arg("members", &m.user_id)?, m.is_dispatcher.unwrap_or(false)))).collect::<crate::error::ServiceResult<Vec<_>>>()?),
+            Some(list) => Some(
+                list.iter()
+                    .map(|m| Ok((id_arg("members", &m.user_id)?, m.is_dispatcher.unwrap_or(false))))
+                    .collect::<crate::error::ServiceResult<Vec<_>>>()?,
+            ),
         };
         Ok(QueueInput { name: self.name, is_triage: self.is_triage, members })
     }
@@ -429,7 +447,12 @@ pub async fn company(ctx: &Ctx, id: ID) -> FieldResult<Option<CompanyGql>> {
     not_found_as_none(r).map(|o| o.map(CompanyGql))
 }
 
-pub async fn companies(ctx: &Ctx, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<CompanyConnection> {
+pub async fn companies(
+    ctx: &Ctx,
+    search: Option<String>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> FieldResult<CompanyConnection> {
     let req = page_request(first, after)?;
     let page = ctx.run(move |app, who| service::list_companies(app, who, search.as_deref(), &req)).await.gql()?;
     Ok(CompanyConnection::from_page(page, CompanyGql))
@@ -440,7 +463,13 @@ pub async fn contact(ctx: &Ctx, id: ID) -> FieldResult<Option<ContactGql>> {
     not_found_as_none(r).map(|o| o.map(ContactGql))
 }
 
-pub async fn contacts(ctx: &Ctx, company_id: Option<ID>, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<ContactConnection> {
+pub async fn contacts(
+    ctx: &Ctx,
+    company_id: Option<ID>,
+    search: Option<String>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> FieldResult<ContactConnection> {
     let req = page_request(first, after)?;
     let page = ctx
         .run(move |app, who| {
@@ -457,9 +486,15 @@ pub async fn user(ctx: &Ctx, id: ID) -> FieldResult<Option<UserGql>> {
     not_found_as_none(r).map(|o| o.map(UserGql))
 }
 
-pub async fn users(ctx: &Ctx, include_inactive: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<UserConnection> {
+pub async fn users(
+    ctx: &Ctx,
+    include_inactive: Option<bool>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> FieldResult<UserConnection> {
     let req: PageRequest = page_request(first, after)?;
-    let page = ctx.run(move |app, who| service::list_users(app, who, include_inactive.unwrap_or(false), &req)).await.gql()?;
+    let page =
+        ctx.run(move |app, who| service::list_users(app, who, include_inactive.unwrap_or(false), &req)).await.gql()?;
     Ok(UserConnection::from_page(page, UserGql))
 }
 
@@ -499,17 +534,21 @@ pub async fn create_company(ctx: &Ctx, input: CompanyFields) -> FieldResult<Comp
 }
 
 pub async fn update_company(ctx: &Ctx, id: ID, input: CompanyFields) -> FieldResult<CompanyPayload> {
-    let (company, errors) = payload(ctx.run(move |app, who| service::update_company(app, who, id_arg("id", &id)?, input.into())).await)?;
+    let (company, errors) =
+        payload(ctx.run(move |app, who| service::update_company(app, who, id_arg("id", &id)?, input.into())).await)?;
     Ok(CompanyPayload { company: company.map(CompanyGql), errors })
 }
 
 pub async fn create_contact(ctx: &Ctx, input: ContactFields) -> FieldResult<ContactPayload> {
-    let (contact, errors) = payload(ctx.run(move |app, who| service::create_contact(app, who, input.into_input()?)).await)?;
+    let (contact, errors) =
+        payload(ctx.run(move |app, who| service::create_contact(app, who, input.into_input()?)).await)?;
     Ok(ContactPayload { contact: contact.map(ContactGql), errors })
 }
 
 pub async fn update_contact(ctx: &Ctx, id: ID, input: ContactFields) -> FieldResult<ContactPayload> {
-    let (contact, errors) = payload(ctx.run(move |app, who| service::update_contact(app, who, id_arg("id", &id)?, input.into_input()?)).await)?;
+    let (contact, errors) = payload(
+        ctx.run(move |app, who| service::update_contact(app, who, id_arg("id", &id)?, input.into_input()?)).await,
+    )?;
     Ok(ContactPayload { contact: contact.map(ContactGql), errors })
 }
 
@@ -519,7 +558,8 @@ pub async fn create_user(ctx: &Ctx, input: UserFields) -> FieldResult<UserPayloa
 }
 
 pub async fn update_user(ctx: &Ctx, id: ID, input: UserFields) -> FieldResult<UserPayload> {
-    let (user, errors) = payload(ctx.run(move |app, who| service::update_user(app, who, id_arg("id", &id)?, input.into())).await)?;
+    let (user, errors) =
+        payload(ctx.run(move |app, who| service::update_user(app, who, id_arg("id", &id)?, input.into())).await)?;
     Ok(UserPayload { user: user.map(UserGql), errors })
 }
 
@@ -529,7 +569,9 @@ pub async fn create_queue(ctx: &Ctx, input: QueueFields) -> FieldResult<QueuePay
 }
 
 pub async fn update_queue(ctx: &Ctx, id: ID, input: QueueFields) -> FieldResult<QueuePayload> {
-    let (queue, errors) = payload(ctx.run(move |app, who| service::update_queue(app, who, id_arg("id", &id)?, input.into_input()?)).await)?;
+    let (queue, errors) = payload(
+        ctx.run(move |app, who| service::update_queue(app, who, id_arg("id", &id)?, input.into_input()?)).await,
+    )?;
     Ok(QueuePayload { queue: queue.map(QueueGql), errors })
 }
 
@@ -537,17 +579,29 @@ pub async fn create_api_token(ctx: &Ctx, input: CreateApiTokenInput) -> FieldRes
     let r = ctx
         .run(move |app, who| {
             let user_id = opt_id("userId", &input.user_id)?;
-            service::create_api_token(app, who, TokenInput { name: input.name, scope: input.scope.into(), expires_at: input.expires_at.map(|t| t.naive_utc()), user_id })
+            service::create_api_token(
+                app,
+                who,
+                TokenInput {
+                    name: input.name,
+                    scope: input.scope.into(),
+                    expires_at: input.expires_at.map(|t| t.naive_utc()),
+                    user_id,
+                },
+            )
         })
         .await;
     let (v, errors) = payload(r)?;
     Ok(match v {
-        Some((row, secret)) => CreateApiTokenPayload { api_token: Some(ApiTokenGql(row, None)), token: Some(secret), errors },
+        Some((row, secret)) => {
+            CreateApiTokenPayload { api_token: Some(ApiTokenGql(row, None)), token: Some(secret), errors }
+        }
         None => CreateApiTokenPayload { api_token: None, token: None, errors },
     })
 }
 
 pub async fn revoke_api_token(ctx: &Ctx, id: ID) -> FieldResult<RevokeApiTokenPayload> {
-    let (tok, errors) = payload(ctx.run(move |app, who| service::revoke_api_token(app, who, id_arg("id", &id)?)).await)?;
+    let (tok, errors) =
+        payload(ctx.run(move |app, who| service::revoke_api_token(app, who, id_arg("id", &id)?)).await)?;
     Ok(RevokeApiTokenPayload { api_token: tok.map(|t| ApiTokenGql(t, None)), errors })
 }

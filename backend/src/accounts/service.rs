@@ -29,7 +29,10 @@ fn check_email(checks: &mut Checks, field: &str, email: &str) {
 fn check_len(checks: &mut Checks, field: &str, value: &str, min: usize, max: usize) {
     let n = value.trim().chars().count();
     if n < min {
-        checks.add(field, if min == 1 { "is required".to_string() } else { format!("must be at least {min} characters") });
+        checks.add(
+            field,
+            if min == 1 { "is required".to_string() } else { format!("must be at least {min} characters") },
+        );
     } else if n > max {
         checks.add(field, format!("must be at most {max} characters"));
     }
@@ -101,13 +104,16 @@ pub fn verify_password(app: &App, who: &Principal, password_text: &str) -> Servi
 /// Never touches an existing admin's password. Returns what the operator should be told.
 pub fn ensure_initial_admin(app: &App) -> ServiceResult<Option<String>> {
     let mut conn = app.conn()?;
-    if store::admin_count(&mut conn)? > 0 || users::table.filter(users::role.eq("admin")).count().get_result::<i64>(&mut conn)? > 0 {
+    if store::admin_count(&mut conn)? > 0
+        || users::table.filter(users::role.eq("admin")).count().get_result::<i64>(&mut conn)? > 0
+    {
         return Ok(None);
     }
     let (email, pw, generated) = match (&app.config.admin_email, &app.config.admin_password) {
         (Some(e), Some(p)) => (normalize_email(e), p.clone(), false),
         (email, _) => {
-            let email = email.as_deref().map(normalize_email).unwrap_or_else(|| format!("admin@{}", app.config.public_host()));
+            let email =
+                email.as_deref().map(normalize_email).unwrap_or_else(|| format!("admin@{}", app.config.public_host()));
             (email, crate::keys::random_token(18), true)
         }
     };
@@ -128,7 +134,14 @@ pub fn ensure_initial_admin(app: &App) -> ServiceResult<Option<String>> {
     }
 }
 
-fn insert_user(conn: &mut DbConn, email: &str, name: &str, role: Role, hash: &str, now: NaiveDateTime) -> QueryResult<i64> {
+fn insert_user(
+    conn: &mut DbConn,
+    email: &str,
+    name: &str,
+    role: Role,
+    hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     diesel::insert_into(users::table)
         .values((
             users::email.eq(email),
@@ -163,7 +176,11 @@ fn valid_domain(d: &str) -> bool {
     d.len() <= 253
         && d.contains('.')
         && d.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
 }
 
@@ -172,7 +189,8 @@ fn check_company(conn: &mut DbConn, input: &CompanyInput, existing: Option<i64>)
     if let Some(name) = &input.name {
         check_len(&mut checks, "name", name, 1, 200);
         let key = name.trim().to_lowercase();
-        let clash: Option<i64> = companies::table.filter(companies::name_key.eq(&key)).select(companies::id).first(conn).optional()?;
+        let clash: Option<i64> =
+            companies::table.filter(companies::name_key.eq(&key)).select(companies::id).first(conn).optional()?;
         if clash.is_some_and(|id| Some(id) != existing) {
             checks.add("name", "another company already has this name");
         }
@@ -193,7 +211,11 @@ fn check_company(conn: &mut DbConn, input: &CompanyInput, existing: Option<i64>)
             checks.add("emailDomains", format!("{d:?} is not a domain like example.com"));
             continue;
         }
-        let owner: Option<i64> = company_domains::table.filter(company_domains::domain.eq(&d)).select(company_domains::company_id).first(conn).optional()?;
+        let owner: Option<i64> = company_domains::table
+            .filter(company_domains::domain.eq(&d))
+            .select(company_domains::company_id)
+            .first(conn)
+            .optional()?;
         if owner.is_some_and(|id| Some(id) != existing) {
             checks.add("emailDomains", format!("{d} already belongs to another company"));
         }
@@ -303,7 +325,12 @@ pub fn company_domains(app: &App, who: &Principal, id: i64) -> ServiceResult<Vec
     Ok(store::company_domains(&mut conn, id)?)
 }
 
-pub fn list_companies(app: &App, who: &Principal, search: Option<&str>, page: &PageRequest) -> ServiceResult<Page<Company>> {
+pub fn list_companies(
+    app: &App,
+    who: &Principal,
+    search: Option<&str>,
+    page: &PageRequest,
+) -> ServiceResult<Page<Company>> {
     who.require_signed_in()?;
     let mut conn = app.conn()?;
     let offset = page.offset()?;
@@ -353,7 +380,8 @@ fn check_contact(conn: &mut DbConn, input: &ContactInput, existing: Option<i64>)
     if let Some(email) = &input.email {
         let email = normalize_email(email);
         check_email(&mut checks, "email", &email);
-        let clash: Option<i64> = contacts::table.filter(contacts::email.eq(&email)).select(contacts::id).first(conn).optional()?;
+        let clash: Option<i64> =
+            contacts::table.filter(contacts::email.eq(&email)).select(contacts::id).first(conn).optional()?;
         if clash.is_some_and(|id| Some(id) != existing) {
             checks.add("email", "another contact already has this email");
         } else if store::user_by_email(conn, &email)?.is_some() {
@@ -491,7 +519,15 @@ pub fn update_contact(app: &App, who: &Principal, id: i64, input: ContactInput) 
             .map_err(|e| conflict_or(e, "email", "another contact already has this email"))?;
         if let Some(h) = &hash {
             diesel::update(contacts::table.find(id)).set(contacts::password_hash.eq(h)).execute(conn)?;
-            audit::record(conn, who, "contact.password", "contact", Some(id), if h.is_some() { "portal password set" } else { "portal password removed" }, now)?;
+            audit::record(
+                conn,
+                who,
+                "contact.password",
+                "contact",
+                Some(id),
+                if h.is_some() { "portal password set" } else { "portal password removed" },
+                now,
+            )?;
         }
         if deactivating {
             audit::record(conn, who, "contact.deactivate", "contact", Some(id), &current.email, now)?;
@@ -533,7 +569,13 @@ pub fn list_contacts(
         }
         if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
             let pat = format!("%{}%", escape_like(&s.to_lowercase()));
-            q = q.filter(contacts::email.like(pat.clone()).escape('\\').or(diesel::dsl::sql::<diesel::sql_types::Bool>("lower(contacts.name) LIKE ").bind::<diesel::sql_types::Text, _>(pat).sql(" ESCAPE '\\'")));
+            q = q.filter(
+                contacts::email.like(pat.clone()).escape('\\').or(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "lower(contacts.name) LIKE ",
+                )
+                .bind::<diesel::sql_types::Text, _>(pat)
+                .sql(" ESCAPE '\\'")),
+            );
         }
         q
     };
@@ -638,8 +680,15 @@ pub fn update_user(app: &App, who: &Principal, id: i64, input: UserInput) -> Ser
         check_user(conn, &input, Some(id))?;
         let new_role = input.role.unwrap_or(current.role());
         let new_active = input.active.unwrap_or(current.active);
-        if current.role() == Role::Admin && current.active && (new_role != Role::Admin || !new_active) && store::admin_count(conn)? <= 1 {
-            return Err(ServiceError::invalid(if new_active { "role" } else { "active" }, "this is the last active admin; make someone else admin first"));
+        if current.role() == Role::Admin
+            && current.active
+            && (new_role != Role::Admin || !new_active)
+            && store::admin_count(conn)? <= 1
+        {
+            return Err(ServiceError::invalid(
+                if new_active { "role" } else { "active" },
+                "this is the last active admin; make someone else admin first",
+            ));
         }
         let bump = hash.is_some() || (current.active && !new_active);
         diesel::update(users::table.find(id))
@@ -695,7 +744,12 @@ pub fn list_users(app: &App, who: &Principal, include_inactive: bool, page: &Pag
         q
     };
     let total: i64 = build().count().get_result(&mut conn)?;
-    let rows = build().order((users::name.asc(), users::id.asc())).offset(offset).limit(page.first + 1).select(User::as_select()).load(&mut conn)?;
+    let rows = build()
+        .order((users::name.asc(), users::id.asc()))
+        .offset(offset)
+        .limit(page.first + 1)
+        .select(User::as_select())
+        .load(&mut conn)?;
     Ok(Page::from_offset(rows, offset, page.first, total))
 }
 
@@ -713,7 +767,8 @@ fn check_queue(conn: &mut DbConn, input: &QueueInput, existing: Option<i64>) -> 
     let mut checks = Checks::new();
     if let Some(n) = &input.name {
         check_len(&mut checks, "name", n, 1, 100);
-        let clash: Option<i64> = queues::table.filter(queues::name.eq(n.trim())).select(queues::id).first(conn).optional()?;
+        let clash: Option<i64> =
+            queues::table.filter(queues::name.eq(n.trim())).select(queues::id).first(conn).optional()?;
         if clash.is_some_and(|id| Some(id) != existing) {
             checks.add("name", "another queue already has this name");
         }
@@ -734,7 +789,11 @@ fn set_members(conn: &mut DbConn, queue_id: i64, members: &[(i64, bool)]) -> Que
     for (uid, dispatcher) in members {
         if seen.insert(*uid) {
             diesel::insert_into(queue_members::table)
-                .values((queue_members::queue_id.eq(queue_id), queue_members::user_id.eq(uid), queue_members::is_dispatcher.eq(dispatcher)))
+                .values((
+                    queue_members::queue_id.eq(queue_id),
+                    queue_members::user_id.eq(uid),
+                    queue_members::is_dispatcher.eq(dispatcher),
+                ))
                 .execute(conn)?;
         }
     }
@@ -752,7 +811,11 @@ pub fn create_queue(app: &App, who: &Principal, input: QueueInput) -> ServiceRes
         check_queue(conn, &input, None)?;
         let name = input.name.as_deref().unwrap_or_default().trim();
         let id: i64 = diesel::insert_into(queues::table)
-            .values((queues::name.eq(name), queues::is_triage.eq(input.is_triage.unwrap_or(false)), queues::created_at.eq(now)))
+            .values((
+                queues::name.eq(name),
+                queues::is_triage.eq(input.is_triage.unwrap_or(false)),
+                queues::created_at.eq(now),
+            ))
             .returning(queues::id)
             .get_result(conn)
             .map_err(|e| conflict_or(e, "name", "another queue already has this name"))?;
@@ -771,7 +834,10 @@ pub fn update_queue(app: &App, who: &Principal, id: i64, input: QueueInput) -> S
         let current = store::queue(conn, id)?.ok_or(ServiceError::NotFound("queue"))?;
         check_queue(conn, &input, Some(id))?;
         diesel::update(queues::table.find(id))
-            .set((queues::name.eq(input.name.as_deref().map(str::trim).unwrap_or(&current.name)), queues::is_triage.eq(input.is_triage.unwrap_or(current.is_triage))))
+            .set((
+                queues::name.eq(input.name.as_deref().map(str::trim).unwrap_or(&current.name)),
+                queues::is_triage.eq(input.is_triage.unwrap_or(current.is_triage)),
+            ))
             .execute(conn)
             .map_err(|e| conflict_or(e, "name", "another queue already has this name"))?;
         if let Some(m) = &input.members {
@@ -855,7 +921,15 @@ pub fn create_api_token(app: &App, who: &Principal, input: TokenInput) -> Servic
             ))
             .returning(api_tokens::id)
             .get_result(conn)?;
-        audit::record(conn, who, "token.create", "api_token", Some(id), &format!("{} ({}) for {}", input.name.trim(), input.scope.as_str(), user.email), now)?;
+        audit::record(
+            conn,
+            who,
+            "token.create",
+            "api_token",
+            Some(id),
+            &format!("{} ({}) for {}", input.name.trim(), input.scope.as_str(), user.email),
+            now,
+        )?;
         Ok::<_, ServiceError>(id)
     })?;
     let row = api_tokens::table.find(id).select(ApiToken::as_select()).first(&mut conn)?;
@@ -867,7 +941,12 @@ pub fn revoke_api_token(app: &App, who: &Principal, id: i64) -> ServiceResult<Ap
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {
-        let tok = api_tokens::table.find(id).select(ApiToken::as_select()).first(conn).optional()?.ok_or(ServiceError::NotFound("API token"))?;
+        let tok = api_tokens::table
+            .find(id)
+            .select(ApiToken::as_select())
+            .first(conn)
+            .optional()?
+            .ok_or(ServiceError::NotFound("API token"))?;
         if Some(tok.user_id) != who.user_id() {
             who.require_admin().map_err(|_| ServiceError::NotFound("API token"))?;
         }
@@ -897,7 +976,12 @@ pub fn list_api_tokens(app: &App, who: &Principal, all: bool) -> ServiceResult<V
 // ---------------------------------------------------------------- look-ups used by other features
 
 pub fn user_names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<std::collections::HashMap<i64, String>> {
-    Ok(users::table.filter(users::id.eq_any(ids)).select((users::id, users::name)).load::<(i64, String)>(conn)?.into_iter().collect())
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 pub fn members_of(conn: &mut DbConn, queue_id: i64) -> QueryResult<Vec<QueueMember>> {

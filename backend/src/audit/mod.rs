@@ -46,7 +46,11 @@ pub fn record(
 }
 
 /// Newest first; admins only.
-pub fn list(app: &crate::app::App, who: &Principal, page: &PageRequest) -> ServiceResult<Page<(AuditEntry, Option<String>)>> {
+pub fn list(
+    app: &crate::app::App,
+    who: &Principal,
+    page: &PageRequest,
+) -> ServiceResult<Page<(AuditEntry, Option<String>)>> {
     who.require_admin()?;
     let mut conn = app.conn()?;
     let offset = page.offset()?;

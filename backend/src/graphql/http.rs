@@ -37,18 +37,27 @@ fn check_limits(schema: &Schema, r: &GraphQLRequest) -> Option<String> {
     limits::analyse(schema, &r.query, r.operation_name.as_deref(), &vars).and_then(|a| limits::refusal(&a))
 }
 
-pub async fn endpoint(app: web::Data<Arc<App>>, state: web::Data<Arc<GraphqlState>>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn endpoint(
+    app: web::Data<Arc<App>>,
+    state: web::Data<Arc<GraphqlState>>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
     let app = app.get_ref().clone();
     if body.len() > MAX_BODY_BYTES {
         return HttpResponse::PayloadTooLarge().json(error_body("the request body is larger than 1 MiB", "TOO_LARGE"));
     }
     let batch: GraphQLBatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return HttpResponse::BadRequest().json(error_body(&format!("the body is not a GraphQL request: {e}"), "BAD_REQUEST")),
+        Err(e) => {
+            return HttpResponse::BadRequest()
+                .json(error_body(&format!("the body is not a GraphQL request: {e}"), "BAD_REQUEST"))
+        }
     };
     if let GraphQLBatchRequest::Batch(list) = &batch {
         if list.len() > MAX_BATCH {
-            return HttpResponse::BadRequest().json(error_body(&format!("a batch may hold at most {MAX_BATCH} operations"), "BATCH_TOO_LARGE"));
+            return HttpResponse::BadRequest()
+                .json(error_body(&format!("a batch may hold at most {MAX_BATCH} operations"), "BATCH_TOO_LARGE"));
         }
         if list.is_empty() {
             return HttpResponse::BadRequest().json(error_body("the batch is empty", "BAD_REQUEST"));
@@ -56,7 +65,10 @@ pub async fn endpoint(app: web::Data<Arc<App>>, state: web::Data<Arc<GraphqlStat
     }
     let who = match principal_from_bearer(&app, &req).await {
         Ok(p) => p,
-        Err(crate::error::ServiceError::Internal(r)) => return HttpResponse::InternalServerError().json(error_body(&format!("internal error (reference {r})"), "INTERNAL")),
+        Err(crate::error::ServiceError::Internal(r)) => {
+            return HttpResponse::InternalServerError()
+                .json(error_body(&format!("internal error (reference {r})"), "INTERNAL"))
+        }
         Err(_) => {
             return HttpResponse::Unauthorized()
                 .insert_header(("WWW-Authenticate", "Bearer"))
@@ -78,7 +90,10 @@ pub async fn endpoint(app: web::Data<Arc<App>>, state: web::Data<Arc<GraphqlStat
         logins += limits::analyse(schema, &r.query, r.operation_name.as_deref(), &vars).map(|a| a.logins).unwrap_or(0);
     }
     if logins > limits::MAX_LOGINS {
-        return HttpResponse::BadRequest().json(error_body(&format!("the request has {logins} login fields; at most {} are allowed", limits::MAX_LOGINS), "QUERY_TOO_COMPLEX"));
+        return HttpResponse::BadRequest().json(error_body(
+            &format!("the request has {logins} login fields; at most {} are allowed", limits::MAX_LOGINS),
+            "QUERY_TOO_COMPLEX",
+        ));
     }
     let ctx = Ctx { app: app.clone(), client: client_addr(&app, &req), who };
     let response = match &batch {
@@ -92,6 +107,7 @@ pub async fn endpoint(app: web::Data<Arc<App>>, state: web::Data<Arc<GraphqlStat
             juniper::http::GraphQLBatchResponse::Batch(out)
         }
     };
-    let status = if response.is_ok() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::BAD_REQUEST };
+    let status =
+        if response.is_ok() { actix_web::http::StatusCode::OK } else { actix_web::http::StatusCode::BAD_REQUEST };
     HttpResponse::build(status).json(response)
 }

@@ -7,7 +7,7 @@
 use juniper::{DefaultScalarValue, Definition, InputValue, OperationType, Selection, Variables};
 use std::collections::HashMap;
 
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 10;
 pub const MAX_COST: u64 = 25_000;
 pub const MAX_LOGINS: usize = 10;
 
@@ -57,7 +57,11 @@ impl<'d, 'a> Walker<'d, 'a> {
                         .arguments
                         .as_ref()
                         .and_then(|args| {
-                            args.item.items.iter().find(|(n, _)| n.item == "first" || n.item == "last").map(|(_, v)| self.int_value(&v.item))
+                            args.item
+                                .items
+                                .iter()
+                                .find(|(n, _)| n.item == "first" || n.item == "last")
+                                .map(|(_, v)| self.int_value(&v.item))
                         })
                         .flatten()
                         .map(|i| i.clamp(1, 1000) as u64)
@@ -98,14 +102,21 @@ fn count_logins(set: &[Selection<'_, DefaultScalarValue>], fragments: &Fragments
         .map(|s| match s {
             Selection::Field(f) => usize::from(f.item.name.item == "login"),
             Selection::InlineFragment(fr) => count_logins(&fr.item.selection_set, fragments, depth + 1),
-            Selection::FragmentSpread(sp) => fragments.get(sp.item.name.item).map(|c| count_logins(c, fragments, depth + 1)).unwrap_or(0),
+            Selection::FragmentSpread(sp) => {
+                fragments.get(sp.item.name.item).map(|c| count_logins(c, fragments, depth + 1)).unwrap_or(0)
+            }
         })
         .sum()
 }
 
 /// Analyses the operation that would run (or every operation when none is named).
 /// Returns `None` when the document does not parse: execution reports that error itself.
-pub fn analyse(schema: &super::Schema, query: &str, operation: Option<&str>, variables: &Variables<DefaultScalarValue>) -> Option<Analysis> {
+pub fn analyse(
+    schema: &super::Schema,
+    query: &str,
+    operation: Option<&str>,
+    variables: &Variables<DefaultScalarValue>,
+) -> Option<Analysis> {
     let doc: Doc<'_> = juniper::parser::parse_document_source(query, &schema.schema).ok()?;
     let mut fragments: Fragments<'_, '_> = HashMap::new();
     for d in &doc {
@@ -160,7 +171,9 @@ mod tests {
         let a = run("query { tickets(first: 50) { edges { node { subject } } } }");
         assert_eq!(a.depth, 4);
         assert_eq!(a.cost, 1 + 50 * (1 + (1 + 1)));
-        let b = run("fragment F on Ticket { subject number } query { tickets(first: 10) { edges { node { ...F ...F } } } }");
+        let b = run(
+            "fragment F on Ticket { subject number } query { tickets(first: 10) { edges { node { ...F ...F } } } }",
+        );
         assert_eq!(b.cost, 1 + 10 * (1 + (1 + 4)), "each spread counts again");
         let c = run("{ a: viewer { __typename } b: viewer { __typename } }");
         assert_eq!(c.cost, 4, "aliases count as the fields they are");
@@ -171,7 +184,8 @@ mod tests {
         let a = run("{ __schema { types { name fields { name type { name ofType { name ofType { name } } } } } } }");
         assert_eq!(a.cost, 0);
         assert!(refusal(&a).is_none());
-        let many: String = (0..11).map(|i| format!("l{i}: login(email: \"a@b.c\", password: \"x\") {{ token }} ")).collect();
+        let many: String =
+            (0..11).map(|i| format!("l{i}: login(email: \"a@b.c\", password: \"x\") {{ token }} ")).collect();
         let l = run(&format!("mutation {{ {many} }}"));
         assert_eq!(l.logins, 11);
         assert!(refusal(&l).is_some());

@@ -95,7 +95,9 @@ pub fn payload<T>(r: ServiceResult<T>) -> FieldResult<(Option<T>, Vec<UserError>
     match r {
         Ok(v) => Ok((Some(v), Vec::new())),
         Err(e @ ServiceError::Internal(_)) => Err(field_error(e)),
-        Err(e) => Ok((None, e.field_errors().into_iter().map(|f| UserError { field: f.field, message: f.message }).collect())),
+        Err(e) => {
+            Ok((None, e.field_errors().into_iter().map(|f| UserError { field: f.field, message: f.message }).collect()))
+        }
     }
 }
 
@@ -143,7 +145,11 @@ macro_rules! connection {
             pub fn from_page<T>(page: $crate::paging::Page<T>, f: impl Fn(T) -> $node) -> Self {
                 let page_info = $crate::graphql::PageInfo::of(&page);
                 let total_count = i32::try_from(page.total).unwrap_or(i32::MAX);
-                $conn { edges: page.items.into_iter().map(|(cursor, t)| $edge { cursor, node: f(t) }).collect(), page_info, total_count }
+                $conn {
+                    edges: page.items.into_iter().map(|(cursor, t)| $edge { cursor, node: f(t) }).collect(),
+                    page_info,
+                    total_count,
+                }
             }
         }
     };

@@ -20,28 +20,50 @@ impl Query {
         tickets::ticket(ctx, number).await
     }
     /// Tickets you may see, filtered and sorted (default: newest first). At most 100 a page.
-    async fn tickets(ctx: &Ctx, filter: Option<tickets::TicketFilterInput>, sort: Option<tickets::TicketSortInput>, first: Option<i32>, after: Option<String>) -> FieldResult<tickets::TicketConnection> {
+    async fn tickets(
+        ctx: &Ctx,
+        filter: Option<tickets::TicketFilterInput>,
+        sort: Option<tickets::TicketSortInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<tickets::TicketConnection> {
         tickets::tickets(ctx, filter, sort, first, after).await
     }
     async fn company(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::CompanyGql>> {
         accounts::company(ctx, id).await
     }
     /// Companies by name; `search` matches part of the name.
-    async fn companies(ctx: &Ctx, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::CompanyConnection> {
+    async fn companies(
+        ctx: &Ctx,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<accounts::CompanyConnection> {
         accounts::companies(ctx, search, first, after).await
     }
     async fn contact(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::ContactGql>> {
         accounts::contact(ctx, id).await
     }
     /// Contacts by name; `search` matches part of the name or email.
-    async fn contacts(ctx: &Ctx, company_id: Option<ID>, search: Option<String>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::ContactConnection> {
+    async fn contacts(
+        ctx: &Ctx,
+        company_id: Option<ID>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<accounts::ContactConnection> {
         accounts::contacts(ctx, company_id, search, first, after).await
     }
     async fn user(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::UserGql>> {
         accounts::user(ctx, id).await
     }
     /// Staff users (staff only).
-    async fn users(ctx: &Ctx, include_inactive: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<accounts::UserConnection> {
+    async fn users(
+        ctx: &Ctx,
+        include_inactive: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<accounts::UserConnection> {
         accounts::users(ctx, include_inactive, first, after).await
     }
     /// Queues (staff only).
@@ -49,11 +71,20 @@ impl Query {
         accounts::queues(ctx).await
     }
     /// Your notifications, newest first.
-    async fn notifications(ctx: &Ctx, unread_only: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<notifications::NotificationConnection> {
+    async fn notifications(
+        ctx: &Ctx,
+        unread_only: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<notifications::NotificationConnection> {
         notifications::notifications(ctx, unread_only, first, after).await
     }
     /// The audit log of administrative actions (admins only).
-    async fn audit_log(ctx: &Ctx, first: Option<i32>, after: Option<String>) -> FieldResult<audit::AuditEntryConnection> {
+    async fn audit_log(
+        ctx: &Ctx,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<audit::AuditEntryConnection> {
         audit::audit_log(ctx, first, after).await
     }
     /// Your API tokens; with `all`, everyone's (admins only).
@@ -73,13 +104,21 @@ impl Mutation {
     async fn create_company(ctx: &Ctx, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
         accounts::create_company(ctx, input).await
     }
-    async fn update_company(ctx: &Ctx, id: ID, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
+    async fn update_company(
+        ctx: &Ctx,
+        id: ID,
+        input: accounts::CompanyFields,
+    ) -> FieldResult<accounts::CompanyPayload> {
         accounts::update_company(ctx, id, input).await
     }
     async fn create_contact(ctx: &Ctx, input: accounts::ContactFields) -> FieldResult<accounts::ContactPayload> {
         accounts::create_contact(ctx, input).await
     }
-    async fn update_contact(ctx: &Ctx, id: ID, input: accounts::ContactFields) -> FieldResult<accounts::ContactPayload> {
+    async fn update_contact(
+        ctx: &Ctx,
+        id: ID,
+        input: accounts::ContactFields,
+    ) -> FieldResult<accounts::ContactPayload> {
         accounts::update_contact(ctx, id, input).await
     }
     /// Adds a staff user (admins only).
@@ -122,11 +161,17 @@ impl Mutation {
         tickets::merge_tickets(ctx, input).await
     }
     /// Marks the given notifications (or all of yours) as read.
-    async fn mark_notifications_read(ctx: &Ctx, ids: Option<Vec<ID>>) -> FieldResult<notifications::MarkNotificationsReadPayload> {
+    async fn mark_notifications_read(
+        ctx: &Ctx,
+        ids: Option<Vec<ID>>,
+    ) -> FieldResult<notifications::MarkNotificationsReadPayload> {
         notifications::mark_notifications_read(ctx, ids).await
     }
     /// Creates an API token; the secret is in the payload once.
-    async fn create_api_token(ctx: &Ctx, input: accounts::CreateApiTokenInput) -> FieldResult<accounts::CreateApiTokenPayload> {
+    async fn create_api_token(
+        ctx: &Ctx,
+        input: accounts::CreateApiTokenInput,
+    ) -> FieldResult<accounts::CreateApiTokenPayload> {
         accounts::create_api_token(ctx, input).await
     }
     /// Turns GraphQL introspection on or off (admins only).

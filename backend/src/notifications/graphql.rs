@@ -48,7 +48,12 @@ pub struct MarkNotificationsReadPayload {
     pub errors: Vec<UserError>,
 }
 
-pub async fn notifications(ctx: &Ctx, unread_only: Option<bool>, first: Option<i32>, after: Option<String>) -> FieldResult<NotificationConnection> {
+pub async fn notifications(
+    ctx: &Ctx,
+    unread_only: Option<bool>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> FieldResult<NotificationConnection> {
     let req = page_request(first, after)?;
     let unread = unread_only.unwrap_or(false);
     let page = ctx.run(move |app, who| service::list(app, who, unread, &req)).await.gql()?;

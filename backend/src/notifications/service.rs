@@ -39,7 +39,12 @@ pub struct NewNotification<'a> {
 }
 
 /// Posts one notification to each recipient (duplicates removed), in the caller's transaction.
-pub fn post(conn: &mut DbConn, recipients: &[Recipient], n: &NewNotification<'_>, now: NaiveDateTime) -> QueryResult<()> {
+pub fn post(
+    conn: &mut DbConn,
+    recipients: &[Recipient],
+    n: &NewNotification<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let mut seen = std::collections::HashSet::new();
     for r in recipients {
         if !seen.insert(*r) {
@@ -97,7 +102,12 @@ pub fn list(app: &App, who: &Principal, unread_only: bool, page: &PageRequest) -
         }
     };
     let total: i64 = build().count().get_result(&mut conn)?;
-    let rows = build().order(notifications::id.desc()).offset(offset).limit(page.first + 1).select(Notification::as_select()).load(&mut conn)?;
+    let rows = build()
+        .order(notifications::id.desc())
+        .offset(offset)
+        .limit(page.first + 1)
+        .select(Notification::as_select())
+        .load(&mut conn)?;
     Ok(Page::from_offset(rows, offset, page.first, total))
 }
 
@@ -114,7 +124,8 @@ pub fn mark_read(app: &App, who: &Principal, ids: Option<&[i64]>) -> ServiceResu
     let mut conn = app.conn()?;
     let now = app.now();
     let n = write_tx(&mut conn, |conn| {
-        let mut target: Vec<i64> = mine(r).filter(notifications::read_at.is_null()).select(notifications::id).load(conn)?;
+        let mut target: Vec<i64> =
+            mine(r).filter(notifications::read_at.is_null()).select(notifications::id).load(conn)?;
         if let Some(ids) = ids {
             target.retain(|id| ids.contains(id));
         }

@@ -157,13 +157,24 @@ impl TicketGql {
         let rows = ctx.run(move |app, who| service::watchers(app, who, n)).await.gql()?;
         Ok(rows
             .into_iter()
-            .map(|w| WatcherGql { user_id: w.user_id.map(to_id), contact_id: w.contact_id.map(to_id), name: w.name, email: w.email })
+            .map(|w| WatcherGql {
+                user_id: w.user_id.map(to_id),
+                contact_id: w.contact_id.map(to_id),
+                name: w.name,
+                email: w.email,
+            })
             .collect())
     }
     /// Staff only.
     async fn time_entries(&self, ctx: &Ctx) -> FieldResult<Vec<TimeEntryGql>> {
         let n = self.t.id;
-        Ok(ctx.run(move |app, who| service::time_entries_of(app, who, n)).await.gql()?.into_iter().map(|(t, name)| TimeEntryGql(t, name)).collect())
+        Ok(ctx
+            .run(move |app, who| service::time_entries_of(app, who, n))
+            .await
+            .gql()?
+            .into_iter()
+            .map(|(t, name)| TimeEntryGql(t, name))
+            .collect())
     }
     /// Total minutes logged (staff only).
     async fn minutes_logged(&self, ctx: &Ctx) -> FieldResult<i32> {
@@ -174,12 +185,24 @@ impl TicketGql {
     /// Staff only.
     async fn links(&self, ctx: &Ctx) -> FieldResult<Vec<LinkGql>> {
         let n = self.t.id;
-        Ok(ctx.run(move |app, who| service::links_of(app, who, n)).await.gql()?.into_iter().map(|l| LinkGql(l, n)).collect())
+        Ok(ctx
+            .run(move |app, who| service::links_of(app, who, n))
+            .await
+            .gql()?
+            .into_iter()
+            .map(|l| LinkGql(l, n))
+            .collect())
     }
     /// Every change, oldest first (staff only).
     async fn events(&self, ctx: &Ctx) -> FieldResult<Vec<EventGql>> {
         let n = self.t.id;
-        Ok(ctx.run(move |app, who| service::events_of(app, who, n)).await.gql()?.into_iter().map(|e| EventGql(e.event, e.actor_name)).collect())
+        Ok(ctx
+            .run(move |app, who| service::events_of(app, who, n))
+            .await
+            .gql()?
+            .into_iter()
+            .map(|e| EventGql(e.event, e.actor_name))
+            .collect())
     }
 }
 
@@ -291,7 +314,8 @@ impl LinkGql {
         LinkKind::parse(&self.0.kind).unwrap_or(LinkKind::Related).into()
     }
     /// The ticket the link starts from (e.g. the duplicate).
-    fn from_number(&self) -> i32 {
+    #[graphql(name = "fromNumber")]
+    fn source_number(&self) -> i32 {
         i32::try_from(self.0.ticket_id).unwrap_or(i32::MAX)
     }
     /// The ticket the link points to.
@@ -562,7 +586,13 @@ pub async fn ticket(ctx: &Ctx, number: i32) -> FieldResult<Option<TicketGql>> {
     load(ctx, i64::from(number)).await
 }
 
-pub async fn tickets(ctx: &Ctx, filter: Option<TicketFilterInput>, sort: Option<TicketSortInput>, first: Option<i32>, after: Option<String>) -> FieldResult<TicketConnection> {
+pub async fn tickets(
+    ctx: &Ctx,
+    filter: Option<TicketFilterInput>,
+    sort: Option<TicketSortInput>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> FieldResult<TicketConnection> {
     let req = page_request(first, after)?;
     let sort: TicketSort = sort.map(Into::into).unwrap_or_default();
     let filter = filter.unwrap_or_default().into_filter().gql()?;
@@ -622,13 +652,16 @@ pub async fn add_reply(ctx: &Ctx, input: AddReplyInput) -> FieldResult<EntryPayl
             };
             let (filed, _) = service::add_reply(app, who, i64::from(input.number), reply)?;
             let views = service::thread(app, who, filed.ticket_id)?;
-            let view = views.into_iter().find(|v| v.entry.id == filed.entry_id).ok_or(ServiceError::NotFound("message"))?;
+            let view =
+                views.into_iter().find(|v| v.entry.id == filed.entry_id).ok_or(ServiceError::NotFound("message"))?;
             Ok((filed.ticket_id, view))
         })
         .await;
     let (v, errors) = payload(r)?;
     Ok(match v {
-        Some((ticket_id, view)) => EntryPayload { entry: Some(EntryGql(view)), ticket: load(ctx, ticket_id).await?, errors },
+        Some((ticket_id, view)) => {
+            EntryPayload { entry: Some(EntryGql(view)), ticket: load(ctx, ticket_id).await?, errors }
+        }
         None => EntryPayload { entry: None, ticket: None, errors },
     })
 }
@@ -644,7 +677,9 @@ pub async fn add_internal_note(ctx: &Ctx, input: AddInternalNoteInput) -> FieldR
         .await;
     let (v, errors) = payload(r)?;
     Ok(match v {
-        Some((ticket_id, view)) => EntryPayload { entry: Some(EntryGql(view)), ticket: load(ctx, ticket_id).await?, errors },
+        Some((ticket_id, view)) => {
+            EntryPayload { entry: Some(EntryGql(view)), ticket: load(ctx, ticket_id).await?, errors }
+        }
         None => EntryPayload { entry: None, ticket: None, errors },
     })
 }
@@ -672,12 +707,16 @@ pub async fn log_time(ctx: &Ctx, input: LogTimeInput) -> FieldResult<TimeEntryPa
 
 pub async fn link_tickets(ctx: &Ctx, input: LinkTicketsInput) -> FieldResult<LinkPayload> {
     let number = i64::from(input.number);
-    let r = ctx.run(move |app, who| service::link(app, who, number, i64::from(input.other_number), input.kind.into())).await;
+    let r = ctx
+        .run(move |app, who| service::link(app, who, number, i64::from(input.other_number), input.kind.into()))
+        .await;
     let (link, errors) = payload(r)?;
     Ok(LinkPayload { link: link.map(|l| LinkGql(l, number)), errors })
 }
 
 pub async fn merge_tickets(ctx: &Ctx, input: MergeTicketsInput) -> FieldResult<TicketPayload> {
-    let r = ctx.run(move |app, who| service::merge(app, who, i64::from(input.source_number), i64::from(input.target_number))).await;
+    let r = ctx
+        .run(move |app, who| service::merge(app, who, i64::from(input.source_number), i64::from(input.target_number)))
+        .await;
     ticket_payload(ctx, r).await
 }

@@ -15,8 +15,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::New, Status::Open, Status::WaitingOnCustomer, Status::WaitingOnThirdParty, Status::Resolved, Status::Closed];
+    pub const ALL: [Status; 6] = [
+        Status::New,
+        Status::Open,
+        Status::WaitingOnCustomer,
+        Status::WaitingOnThirdParty,
+        Status::Resolved,
+        Status::Closed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -212,7 +218,9 @@ impl LinkKind {
         }
     }
     pub fn parse(s: &str) -> Option<LinkKind> {
-        [LinkKind::Related, LinkKind::DuplicateOf, LinkKind::MergedInto, LinkKind::FollowUpOf].into_iter().find(|k| k.as_str() == s)
+        [LinkKind::Related, LinkKind::DuplicateOf, LinkKind::MergedInto, LinkKind::FollowUpOf]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 

@@ -16,7 +16,10 @@ use crate::error::{Checks, ServiceError, ServiceResult};
 use crate::jobs;
 use crate::notifications::service::{self as notify, NewNotification, Recipient};
 use crate::paging::{Page, PageRequest};
-use crate::schema::{contacts, queue_members, ticket_entries, ticket_events, ticket_links, ticket_tags, ticket_watchers, tickets, time_entries, users};
+use crate::schema::{
+    contacts, queue_members, ticket_entries, ticket_events, ticket_links, ticket_tags, ticket_watchers, tickets,
+    time_entries, users,
+};
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
@@ -68,7 +71,13 @@ pub struct TicketPage {
     pub related: Related,
 }
 
-pub fn list(app: &App, who: &Principal, filter: &TicketFilter, sort: TicketSort, req: &PageRequest) -> ServiceResult<TicketPage> {
+pub fn list(
+    app: &App,
+    who: &Principal,
+    filter: &TicketFilter,
+    sort: TicketSort,
+    req: &PageRequest,
+) -> ServiceResult<TicketPage> {
     who.require_signed_in()?;
     let confined = who.confined_to_company();
     if confined.is_some() && (filter.assignee.is_some() || filter.queue_id.is_some() || filter.tag.is_some()) {
@@ -77,12 +86,17 @@ pub fn list(app: &App, who: &Principal, filter: &TicketFilter, sort: TicketSort,
     }
     let after = match &req.after {
         None => None,
-        Some(c) => Some(Keyset::decode(c, sort).ok_or_else(|| ServiceError::invalid("after", "is not a cursor from this list and sort order"))?),
+        Some(c) => Some(
+            Keyset::decode(c, sort)
+                .ok_or_else(|| ServiceError::invalid("after", "is not a cursor from this list and sort order"))?,
+        ),
     };
     let mut conn = app.conn()?;
     read_tx(&mut conn, |conn| {
         let total: i64 = store::filtered(filter, confined).count().get_result(conn)?;
-        let mut rows: Vec<Ticket> = store::page(store::filtered(filter, confined), sort, after, req.first + 1).select(Ticket::as_select()).load(conn)?;
+        let mut rows: Vec<Ticket> = store::page(store::filtered(filter, confined), sort, after, req.first + 1)
+            .select(Ticket::as_select())
+            .load(conn)?;
         let has_next = rows.len() as i64 > req.first;
         rows.truncate(req.first as usize);
         let related = store::related(conn, &rows, who.is_staff())?;
@@ -168,7 +182,13 @@ pub fn create(app: &App, who: &Principal, input: NewTicket) -> ServiceResult<Tic
 
 /// The transactional part of `create`, shared with features that open tickets inside their
 /// own transaction (mail gateway, agent alerts, follow-ups of closed tickets).
-pub fn create_in(conn: &mut DbConn, app: &App, who: &Principal, mut input: NewTicket, now: NaiveDateTime) -> ServiceResult<i64> {
+pub fn create_in(
+    conn: &mut DbConn,
+    app: &App,
+    who: &Principal,
+    mut input: NewTicket,
+    now: NaiveDateTime,
+) -> ServiceResult<i64> {
     let mut checks = Checks::new();
     check_text(&mut checks, "subject", &input.subject, MAX_SUBJECT);
     check_text(&mut checks, "body", &input.body, MAX_BODY);
@@ -179,7 +199,9 @@ pub fn create_in(conn: &mut DbConn, app: &App, who: &Principal, mut input: NewTi
             if input.queue_id.is_some() || input.assignee_id.is_some() || !tags.is_empty() {
                 return Err(ServiceError::Forbidden);
             }
-            if input.requester_id.is_some_and(|r| r != c.contact_id) || input.company_id.is_some_and(|x| x != c.company_id) {
+            if input.requester_id.is_some_and(|r| r != c.contact_id)
+                || input.company_id.is_some_and(|x| x != c.company_id)
+            {
                 return Err(ServiceError::Forbidden);
             }
             input.requester_id = Some(c.contact_id);
@@ -235,7 +257,9 @@ pub fn create_in(conn: &mut DbConn, app: &App, who: &Principal, mut input: NewTi
         .returning(tickets::id)
         .get_result(conn)?;
     for tag in &tags {
-        diesel::insert_into(ticket_tags::table).values((ticket_tags::ticket_id.eq(id), ticket_tags::tag.eq(tag))).execute(conn)?;
+        diesel::insert_into(ticket_tags::table)
+            .values((ticket_tags::ticket_id.eq(id), ticket_tags::tag.eq(tag)))
+            .execute(conn)?;
     }
     event(conn, id, who, "created", None, Some(input.subject.trim()), now)?;
     let entry_id = insert_entry(conn, id, EntryKind::Reply, who, input.body.trim_end(), None, now)?;
@@ -250,7 +274,13 @@ pub fn create_in(conn: &mut DbConn, app: &App, who: &Principal, mut input: NewTi
     notify::post(
         conn,
         &recipients,
-        &NewNotification { kind: "ticket.new", title: &format!("New ticket #{id}: {}", input.subject.trim()), body: "", ticket_id: Some(id), link: &format!("/tickets/{id}") },
+        &NewNotification {
+            kind: "ticket.new",
+            title: &format!("New ticket #{id}: {}", input.subject.trim()),
+            body: "",
+            ticket_id: Some(id),
+            link: &format!("/tickets/{id}"),
+        },
         now,
     )?;
     let _ = app;
@@ -280,7 +310,15 @@ fn actor_ids(who: &Principal) -> (Option<i64>, Option<i64>) {
     (who.user_id(), who.contact_id())
 }
 
-pub fn event(conn: &mut DbConn, ticket_id: i64, who: &Principal, kind: &str, old: Option<&str>, new: Option<&str>, now: NaiveDateTime) -> QueryResult<()> {
+pub fn event(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    who: &Principal,
+    kind: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
     let (u, c) = actor_ids(who);
     diesel::insert_into(ticket_events::table)
         .values((
@@ -296,7 +334,15 @@ pub fn event(conn: &mut DbConn, ticket_id: i64, who: &Principal, kind: &str, old
     Ok(())
 }
 
-pub fn insert_entry(conn: &mut DbConn, ticket_id: i64, kind: EntryKind, who: &Principal, body: &str, body_html: Option<&str>, now: NaiveDateTime) -> QueryResult<i64> {
+pub fn insert_entry(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    kind: EntryKind,
+    who: &Principal,
+    body: &str,
+    body_html: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     let (u, c) = actor_ids(who);
     let label = match who {
         Principal::System => "Wrench",
@@ -354,7 +400,14 @@ fn transition_error(from: Status, to: Status) -> ServiceError {
 
 /// Applies a status change inside a transaction: validates the workflow, stamps
 /// resolved/closed times, records the event and (un)schedules auto-close.
-pub fn set_status(conn: &mut DbConn, app: &App, who: &Principal, t: &Ticket, to: Status, now: NaiveDateTime) -> ServiceResult<()> {
+pub fn set_status(
+    conn: &mut DbConn,
+    app: &App,
+    who: &Principal,
+    t: &Ticket,
+    to: Status,
+    now: NaiveDateTime,
+) -> ServiceResult<()> {
     let from = t.status();
     if !from.can_become(to) {
         return Err(transition_error(from, to));
@@ -366,7 +419,12 @@ pub fn set_status(conn: &mut DbConn, app: &App, who: &Principal, t: &Ticket, to:
     };
     let closed_at = (to == Status::Closed).then_some(now);
     diesel::update(tickets::table.find(t.id))
-        .set((tickets::status.eq(to.as_str()), tickets::resolved_at.eq(resolved_at), tickets::closed_at.eq(closed_at), tickets::updated_at.eq(now)))
+        .set((
+            tickets::status.eq(to.as_str()),
+            tickets::resolved_at.eq(resolved_at),
+            tickets::closed_at.eq(closed_at),
+            tickets::updated_at.eq(now),
+        ))
         .execute(conn)?;
     event(conn, t.id, who, "status", Some(from.as_str()), Some(to.as_str()), now)?;
     let key = format!("autoclose:{}", t.id);
@@ -386,7 +444,10 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
     write_tx(&mut conn, |conn| {
         let t = lock_visible(conn, who, number)?;
         if t.merged_into_id.is_some() {
-            return Err(ServiceError::Conflict(format!("ticket #{number} was merged into #{}; change that ticket instead", t.merged_into_id.unwrap_or_default())));
+            return Err(ServiceError::Conflict(format!(
+                "ticket #{number} was merged into #{}; change that ticket instead",
+                t.merged_into_id.unwrap_or_default()
+            )));
         }
         let mut checks = Checks::new();
         if let Some(s) = &u.subject {
@@ -409,7 +470,9 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         for cid in &u.add_watcher_contacts {
             match accounts::contact(conn, *cid)? {
                 None => checks.add("addWatcherContacts", format!("no contact with id {cid}")),
-                Some(c) if Some(c.company_id) != t.company_id => checks.add("addWatcherContacts", format!("{} is not from this ticket's company", c.email)),
+                Some(c) if Some(c.company_id) != t.company_id => {
+                    checks.add("addWatcherContacts", format!("{} is not from this ticket's company", c.email))
+                }
                 _ => {}
             }
         }
@@ -441,11 +504,15 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         }
         if let Some(a) = u.assignee_id.filter(|a| *a != t.assignee_id) {
             diesel::update(tickets::table.find(t.id)).set(tickets::assignee_id.eq(a)).execute(conn)?;
-            let names = crate::accounts::service::user_names(conn, &[t.assignee_id, a].into_iter().flatten().collect::<Vec<_>>())?;
+            let names = crate::accounts::service::user_names(
+                conn,
+                &[t.assignee_id, a].into_iter().flatten().collect::<Vec<_>>(),
+            )?;
             let name = |id: Option<i64>| id.and_then(|i| names.get(&i).cloned());
             event(conn, t.id, who, "assignee", name(t.assignee_id).as_deref(), name(a).as_deref(), now)?;
             if let Some(a) = a.filter(|a| Some(*a) != who.user_id()) {
-                notices.push((vec![Recipient::User(a)], format!("Ticket #{} was assigned to you: {}", t.id, t.subject)));
+                notices
+                    .push((vec![Recipient::User(a)], format!("Ticket #{} was assigned to you: {}", t.id, t.subject)));
             }
         }
         if let Some(q) = u.queue_id.filter(|q| *q != t.queue_id) {
@@ -455,12 +522,15 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
             event(conn, t.id, who, "queue", old.as_deref(), new.as_deref(), now)?;
         }
         if let Some(c) = new_requester.filter(|c| Some(c.id) != t.requester_id) {
-            diesel::update(tickets::table.find(t.id)).set((tickets::requester_id.eq(c.id), tickets::company_id.eq(c.company_id))).execute(conn)?;
+            diesel::update(tickets::table.find(t.id))
+                .set((tickets::requester_id.eq(c.id), tickets::company_id.eq(c.company_id)))
+                .execute(conn)?;
             event(conn, t.id, who, "requester", None, Some(&c.email), now)?;
         }
         // Tags.
         let current: HashSet<String> = store::tags(conn, t.id)?.into_iter().collect();
-        let mut wanted: HashSet<String> = replace_tags.map(|v| v.into_iter().collect()).unwrap_or_else(|| current.clone());
+        let mut wanted: HashSet<String> =
+            replace_tags.map(|v| v.into_iter().collect()).unwrap_or_else(|| current.clone());
         wanted.extend(add_tags);
         for r in &remove_tags {
             wanted.remove(r);
@@ -473,11 +543,14 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         let mut removed: Vec<&String> = current.difference(&wanted).collect();
         removed.sort();
         for tag in added {
-            diesel::insert_into(ticket_tags::table).values((ticket_tags::ticket_id.eq(t.id), ticket_tags::tag.eq(tag))).execute(conn)?;
+            diesel::insert_into(ticket_tags::table)
+                .values((ticket_tags::ticket_id.eq(t.id), ticket_tags::tag.eq(tag)))
+                .execute(conn)?;
             event(conn, t.id, who, "tag_added", None, Some(tag), now)?;
         }
         for tag in removed {
-            diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(t.id)).filter(ticket_tags::tag.eq(tag))).execute(conn)?;
+            diesel::delete(ticket_tags::table.filter(ticket_tags::ticket_id.eq(t.id)).filter(ticket_tags::tag.eq(tag)))
+                .execute(conn)?;
             event(conn, t.id, who, "tag_removed", Some(tag), None, now)?;
         }
         // Watchers.
@@ -492,13 +565,23 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
             }
         }
         for uid in &u.remove_watcher_users {
-            let n = diesel::delete(ticket_watchers::table.filter(ticket_watchers::ticket_id.eq(t.id)).filter(ticket_watchers::user_id.eq(uid))).execute(conn)?;
+            let n = diesel::delete(
+                ticket_watchers::table
+                    .filter(ticket_watchers::ticket_id.eq(t.id))
+                    .filter(ticket_watchers::user_id.eq(uid)),
+            )
+            .execute(conn)?;
             if n > 0 {
                 event(conn, t.id, who, "watcher_removed", Some(&format!("user:{uid}")), None, now)?;
             }
         }
         for cid in &u.remove_watcher_contacts {
-            let n = diesel::delete(ticket_watchers::table.filter(ticket_watchers::ticket_id.eq(t.id)).filter(ticket_watchers::contact_id.eq(cid))).execute(conn)?;
+            let n = diesel::delete(
+                ticket_watchers::table
+                    .filter(ticket_watchers::ticket_id.eq(t.id))
+                    .filter(ticket_watchers::contact_id.eq(cid)),
+            )
+            .execute(conn)?;
             if n > 0 {
                 event(conn, t.id, who, "watcher_removed", Some(&format!("contact:{cid}")), None, now)?;
             }
@@ -506,13 +589,29 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         if let Some(s) = u.status.filter(|s| *s != t.status()) {
             set_status(conn, app, who, &t, s, now)?;
             if let Some(r) = t.requester_id {
-                notices.push((vec![Recipient::Contact(r)], format!("Ticket #{} is now {}", t.id, s.label().to_lowercase())));
+                notices.push((
+                    vec![Recipient::Contact(r)],
+                    format!("Ticket #{} is now {}", t.id, s.label().to_lowercase()),
+                ));
             }
         }
-        diesel::update(tickets::table.find(t.id)).set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now))).execute(conn)?;
+        diesel::update(tickets::table.find(t.id))
+            .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
+            .execute(conn)?;
         changelog::record(conn, "ticket", t.id, now)?;
         for (recipients, title) in notices {
-            notify::post(conn, &recipients, &NewNotification { kind: "ticket.update", title: &title, body: "", ticket_id: Some(t.id), link: &format!("/tickets/{}", t.id) }, now)?;
+            notify::post(
+                conn,
+                &recipients,
+                &NewNotification {
+                    kind: "ticket.update",
+                    title: &title,
+                    body: "",
+                    ticket_id: Some(t.id),
+                    link: &format!("/tickets/{}", t.id),
+                },
+                now,
+            )?;
         }
         Ok::<_, ServiceError>(())
     })?;
@@ -520,18 +619,29 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
     store::ticket(&mut conn, number)?.ok_or(ServiceError::NotFound("ticket"))
 }
 
-
 fn add_watcher(conn: &mut DbConn, ticket_id: i64, user_id: Option<i64>, contact_id: Option<i64>) -> QueryResult<bool> {
     let exists: i64 = match (user_id, contact_id) {
-        (Some(u), _) => ticket_watchers::table.filter(ticket_watchers::ticket_id.eq(ticket_id)).filter(ticket_watchers::user_id.eq(u)).count().get_result(conn)?,
-        (_, Some(c)) => ticket_watchers::table.filter(ticket_watchers::ticket_id.eq(ticket_id)).filter(ticket_watchers::contact_id.eq(c)).count().get_result(conn)?,
+        (Some(u), _) => ticket_watchers::table
+            .filter(ticket_watchers::ticket_id.eq(ticket_id))
+            .filter(ticket_watchers::user_id.eq(u))
+            .count()
+            .get_result(conn)?,
+        (_, Some(c)) => ticket_watchers::table
+            .filter(ticket_watchers::ticket_id.eq(ticket_id))
+            .filter(ticket_watchers::contact_id.eq(c))
+            .count()
+            .get_result(conn)?,
         _ => return Ok(false),
     };
     if exists > 0 {
         return Ok(false);
     }
     diesel::insert_into(ticket_watchers::table)
-        .values((ticket_watchers::ticket_id.eq(ticket_id), ticket_watchers::user_id.eq(user_id), ticket_watchers::contact_id.eq(contact_id)))
+        .values((
+            ticket_watchers::ticket_id.eq(ticket_id),
+            ticket_watchers::user_id.eq(user_id),
+            ticket_watchers::contact_id.eq(contact_id),
+        ))
         .execute(conn)?;
     Ok(true)
 }
@@ -604,7 +714,14 @@ pub fn follow_merges(conn: &mut DbConn, mut t: Ticket) -> ServiceResult<Ticket> 
 }
 
 /// The transactional part of a public reply on a locked, visible ticket.
-pub fn reply_in(conn: &mut DbConn, app: &App, who: &Principal, t: Ticket, input: ReplyInput, now: NaiveDateTime) -> ServiceResult<Filed> {
+pub fn reply_in(
+    conn: &mut DbConn,
+    app: &App,
+    who: &Principal,
+    t: Ticket,
+    input: ReplyInput,
+    now: NaiveDateTime,
+) -> ServiceResult<Filed> {
     let mut checks = Checks::new();
     check_text(&mut checks, "body", &input.body, MAX_BODY);
     let staff = who.is_staff();
@@ -626,17 +743,27 @@ pub fn reply_in(conn: &mut DbConn, app: &App, who: &Principal, t: Ticket, input:
             return Err(ServiceError::Conflict(format!("ticket #{} is closed; open a new ticket instead", t.id)));
         }
         // Closed is final: the customer's message opens a new ticket linked to the old one.
-        let follow = NewTicket { subject: t.subject.clone(), body: input.body.clone(), source: "web".into(), ..Default::default() };
+        let follow = NewTicket {
+            subject: t.subject.clone(),
+            body: input.body.clone(),
+            source: "web".into(),
+            ..Default::default()
+        };
         let new_id = create_in(conn, app, who, follow, now)?;
         insert_link(conn, new_id, t.id, LinkKind::FollowUpOf, now)?;
         event(conn, new_id, who, "linked", None, Some(&format!("follow_up_of:{}", t.id)), now)?;
-        let entry_id: i64 = ticket_entries::table.filter(ticket_entries::ticket_id.eq(new_id)).order(ticket_entries::id.desc()).select(ticket_entries::id).first(conn)?;
+        let entry_id: i64 = ticket_entries::table
+            .filter(ticket_entries::ticket_id.eq(new_id))
+            .order(ticket_entries::id.desc())
+            .select(ticket_entries::id)
+            .first(conn)?;
         if let Some(h) = &input.body_html {
             diesel::update(ticket_entries::table.find(entry_id)).set(ticket_entries::body_html.eq(h)).execute(conn)?;
         }
         return Ok(Filed { ticket_id: new_id, entry_id });
     }
-    let entry_id = insert_entry(conn, t.id, EntryKind::Reply, who, input.body.trim_end(), input.body_html.as_deref(), now)?;
+    let entry_id =
+        insert_entry(conn, t.id, EntryKind::Reply, who, input.body.trim_end(), input.body_html.as_deref(), now)?;
     event(conn, t.id, who, "reply", None, Some(&entry_id.to_string()), now)?;
     if let Some(m) = input.minutes {
         insert_time(conn, t.id, who.user_id().unwrap_or_default(), Some(entry_id), m, input.billable, "", now)?;
@@ -657,7 +784,9 @@ pub fn reply_in(conn: &mut DbConn, app: &App, who: &Principal, t: Ticket, input:
     if let Some(s) = target.filter(|s| *s != status) {
         set_status(conn, app, who, &t, s, now)?;
     }
-    diesel::update(tickets::table.find(t.id)).set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now))).execute(conn)?;
+    diesel::update(tickets::table.find(t.id))
+        .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
+        .execute(conn)?;
     changelog::record(conn, "ticket", t.id, now)?;
     changelog::record(conn, "entry", entry_id, now)?;
     // Who hears about it: the other side, plus watchers.
@@ -677,7 +806,13 @@ pub fn reply_in(conn: &mut DbConn, app: &App, who: &Principal, t: Ticket, input:
     notify::post(
         conn,
         &recipients,
-        &NewNotification { kind: "ticket.reply", title: &format!("{author} replied on #{}: {}", t.id, t.subject), body: &excerpt(&input.body), ticket_id: Some(t.id), link: &format!("/tickets/{}", t.id) },
+        &NewNotification {
+            kind: "ticket.reply",
+            title: &format!("{author} replied on #{}: {}", t.id, t.subject),
+            body: &excerpt(&input.body),
+            ticket_id: Some(t.id),
+            link: &format!("/tickets/{}", t.id),
+        },
         now,
     )?;
     Ok(Filed { ticket_id: t.id, entry_id })
@@ -717,15 +852,29 @@ pub fn add_note(app: &App, who: &Principal, number: i64, body: &str) -> ServiceR
         let t = follow_merges(conn, t)?;
         let entry_id = insert_entry(conn, t.id, EntryKind::Note, who, body.trim_end(), None, now)?;
         event(conn, t.id, who, "note", None, Some(&entry_id.to_string()), now)?;
-        diesel::update(tickets::table.find(t.id)).set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now))).execute(conn)?;
+        diesel::update(tickets::table.find(t.id))
+            .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
+            .execute(conn)?;
         changelog::record(conn, "ticket", t.id, now)?;
         changelog::record(conn, "entry", entry_id, now)?;
-        let mut recipients: Vec<Recipient> = watchers_of(conn, t.id)?.into_iter().filter(|r| matches!(r, Recipient::User(_))).collect();
+        let mut recipients: Vec<Recipient> =
+            watchers_of(conn, t.id)?.into_iter().filter(|r| matches!(r, Recipient::User(_))).collect();
         recipients.extend(t.assignee_id.map(Recipient::User));
         let me = actor_recipient(who);
         recipients.retain(|r| Some(*r) != me);
         let author = author_name(conn, who)?;
-        notify::post(conn, &recipients, &NewNotification { kind: "ticket.note", title: &format!("{author} added a note on #{}: {}", t.id, t.subject), body: &excerpt(body), ticket_id: Some(t.id), link: &format!("/tickets/{}", t.id) }, now)?;
+        notify::post(
+            conn,
+            &recipients,
+            &NewNotification {
+                kind: "ticket.note",
+                title: &format!("{author} added a note on #{}: {}", t.id, t.subject),
+                body: &excerpt(body),
+                ticket_id: Some(t.id),
+                link: &format!("/tickets/{}", t.id),
+            },
+            now,
+        )?;
         Ok::<_, ServiceError>(entry_id)
     })?;
     app.committed();
@@ -753,15 +902,20 @@ pub fn thread(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec<Entr
     if !who.is_staff() {
         q = q.filter(ticket_entries::kind.eq(EntryKind::Reply.as_str()));
     }
-    let rows: Vec<(Entry, Option<String>, Option<String>)> =
-        q.order((ticket_entries::created_at.asc(), ticket_entries::id.asc())).select((Entry::as_select(), users::name.nullable(), contacts::name.nullable())).load(&mut conn)?;
+    let rows: Vec<(Entry, Option<String>, Option<String>)> = q
+        .order((ticket_entries::created_at.asc(), ticket_entries::id.asc()))
+        .select((Entry::as_select(), users::name.nullable(), contacts::name.nullable()))
+        .load(&mut conn)?;
     Ok(rows
         .into_iter()
         .map(|(entry, u, c)| {
             let (author_name, author_kind) = match (u, c) {
                 (Some(u), _) => (u, "staff"),
                 (_, Some(c)) => (c, "contact"),
-                _ => (if entry.author_label.is_empty() { "Wrench".to_string() } else { entry.author_label.clone() }, "system"),
+                _ => (
+                    if entry.author_label.is_empty() { "Wrench".to_string() } else { entry.author_label.clone() },
+                    "system",
+                ),
             };
             EntryView { entry, author_name, author_kind }
         })
@@ -777,7 +931,16 @@ fn check_minutes(checks: &mut Checks, minutes: i64) {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn insert_time(conn: &mut DbConn, ticket_id: i64, user_id: i64, entry_id: Option<i64>, minutes: i64, billable: bool, note: &str, now: NaiveDateTime) -> QueryResult<i64> {
+fn insert_time(
+    conn: &mut DbConn,
+    ticket_id: i64,
+    user_id: i64,
+    entry_id: Option<i64>,
+    minutes: i64,
+    billable: bool,
+    note: &str,
+    now: NaiveDateTime,
+) -> QueryResult<i64> {
     diesel::insert_into(time_entries::table)
         .values((
             time_entries::ticket_id.eq(ticket_id),
@@ -812,14 +975,24 @@ pub fn log_time(app: &App, who: &Principal, number: i64, input: TimeInput) -> Se
     let id = write_tx(&mut conn, |conn| {
         let t = lock_visible(conn, who, number)?;
         if let Some(e) = input.entry_id {
-            let on: Option<i64> = ticket_entries::table.find(e).select(ticket_entries::ticket_id).first(conn).optional()?;
+            let on: Option<i64> =
+                ticket_entries::table.find(e).select(ticket_entries::ticket_id).first(conn).optional()?;
             if on != Some(t.id) {
                 checks.add("entryId", "is not a message of this ticket");
             }
         }
         std::mem::take(&mut checks).finish()?;
-        let id = insert_time(conn, t.id, user_id, input.entry_id, input.minutes, input.billable, input.note.trim(), now)?;
-        event(conn, t.id, who, "time_logged", None, Some(&format!("{} min{}", input.minutes, if input.billable { ", billable" } else { "" })), now)?;
+        let id =
+            insert_time(conn, t.id, user_id, input.entry_id, input.minutes, input.billable, input.note.trim(), now)?;
+        event(
+            conn,
+            t.id,
+            who,
+            "time_logged",
+            None,
+            Some(&format!("{} min{}", input.minutes, if input.billable { ", billable" } else { "" })),
+            now,
+        )?;
         diesel::update(tickets::table.find(t.id)).set(tickets::updated_at.eq(now)).execute(conn)?;
         changelog::record(conn, "ticket", t.id, now)?;
         Ok::<_, ServiceError>(id)
@@ -844,7 +1017,12 @@ pub fn time_entries_of(app: &App, who: &Principal, number: i64) -> ServiceResult
 
 fn insert_link(conn: &mut DbConn, a: i64, b: i64, kind: LinkKind, now: NaiveDateTime) -> ServiceResult<i64> {
     diesel::insert_into(ticket_links::table)
-        .values((ticket_links::ticket_id.eq(a), ticket_links::other_ticket_id.eq(b), ticket_links::kind.eq(kind.as_str()), ticket_links::created_at.eq(now)))
+        .values((
+            ticket_links::ticket_id.eq(a),
+            ticket_links::other_ticket_id.eq(b),
+            ticket_links::kind.eq(kind.as_str()),
+            ticket_links::created_at.eq(now),
+        ))
         .returning(ticket_links::id)
         .get_result(conn)
         .map_err(|e| {
@@ -868,7 +1046,8 @@ pub fn link(app: &App, who: &Principal, number: i64, other: i64, kind: LinkKind)
     let now = app.now();
     let id = write_tx(&mut conn, |conn| {
         let a = lock_visible(conn, who, number)?;
-        let b = store::ticket(conn, other)?.ok_or_else(|| ServiceError::invalid("otherNumber", format!("there is no ticket #{other}")))?;
+        let b = store::ticket(conn, other)?
+            .ok_or_else(|| ServiceError::invalid("otherNumber", format!("there is no ticket #{other}")))?;
         if kind == LinkKind::Related {
             let reverse: i64 = ticket_links::table
                 .filter(ticket_links::ticket_id.eq(b.id))
@@ -883,7 +1062,9 @@ pub fn link(app: &App, who: &Principal, number: i64, other: i64, kind: LinkKind)
         let id = insert_link(conn, a.id, b.id, kind, now)?;
         event(conn, a.id, who, "linked", None, Some(&format!("{}:{}", kind.as_str(), b.id)), now)?;
         event(conn, b.id, who, "linked", None, Some(&format!("{}_by:{}", kind.as_str(), a.id)), now)?;
-        diesel::update(tickets::table.filter(tickets::id.eq_any([a.id, b.id]))).set(tickets::updated_at.eq(now)).execute(conn)?;
+        diesel::update(tickets::table.filter(tickets::id.eq_any([a.id, b.id])))
+            .set(tickets::updated_at.eq(now))
+            .execute(conn)?;
         changelog::record(conn, "ticket", a.id, now)?;
         changelog::record(conn, "ticket", b.id, now)?;
         Ok::<_, ServiceError>(id)
@@ -937,9 +1118,14 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
             }
         }
         checks.finish()?;
-        let moved: Vec<i64> = ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id)).select(ticket_entries::id).load(conn)?;
-        diesel::update(ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id))).set(ticket_entries::ticket_id.eq(t.id)).execute(conn)?;
-        diesel::update(time_entries::table.filter(time_entries::ticket_id.eq(s.id))).set(time_entries::ticket_id.eq(t.id)).execute(conn)?;
+        let moved: Vec<i64> =
+            ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id)).select(ticket_entries::id).load(conn)?;
+        diesel::update(ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id)))
+            .set(ticket_entries::ticket_id.eq(t.id))
+            .execute(conn)?;
+        diesel::update(time_entries::table.filter(time_entries::ticket_id.eq(s.id)))
+            .set(time_entries::ticket_id.eq(t.id))
+            .execute(conn)?;
         for r in watchers_of(conn, s.id)? {
             match r {
                 Recipient::User(u) => add_watcher(conn, t.id, Some(u), None)?,
@@ -952,7 +1138,9 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
         let target_tags: HashSet<String> = store::tags(conn, t.id)?.into_iter().collect();
         for tag in store::tags(conn, s.id)? {
             if !target_tags.contains(&tag) {
-                diesel::insert_into(ticket_tags::table).values((ticket_tags::ticket_id.eq(t.id), ticket_tags::tag.eq(&tag))).execute(conn)?;
+                diesel::insert_into(ticket_tags::table)
+                    .values((ticket_tags::ticket_id.eq(t.id), ticket_tags::tag.eq(&tag)))
+                    .execute(conn)?;
             }
         }
         diesel::update(tickets::table.find(s.id))
@@ -967,7 +1155,9 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
         insert_link(conn, s.id, t.id, LinkKind::MergedInto, now)?;
         event(conn, s.id, who, "merged_into", Some(s.status.as_str()), Some(&t.id.to_string()), now)?;
         event(conn, t.id, who, "merged", None, Some(&s.id.to_string()), now)?;
-        diesel::update(tickets::table.find(t.id)).set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now))).execute(conn)?;
+        diesel::update(tickets::table.find(t.id))
+            .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
+            .execute(conn)?;
         changelog::record(conn, "ticket", s.id, now)?;
         changelog::record(conn, "ticket", t.id, now)?;
         for e in moved {
@@ -1019,16 +1209,29 @@ pub fn watchers(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec<Wa
     require_staff_view(who)?;
     let mut conn = app.conn()?;
     let t = visible(&mut conn, who, number)?;
-    let rows: Vec<(Option<i64>, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>)> = ticket_watchers::table
+    type Row = (Option<i64>, Option<i64>, Option<String>, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<Row> = ticket_watchers::table
         .left_join(users::table.on(users::id.nullable().eq(ticket_watchers::user_id)))
         .left_join(contacts::table.on(contacts::id.nullable().eq(ticket_watchers::contact_id)))
         .filter(ticket_watchers::ticket_id.eq(t.id))
         .order(ticket_watchers::id)
-        .select((ticket_watchers::user_id, ticket_watchers::contact_id, users::name.nullable(), users::email.nullable(), contacts::name.nullable(), contacts::email.nullable()))
+        .select((
+            ticket_watchers::user_id,
+            ticket_watchers::contact_id,
+            users::name.nullable(),
+            users::email.nullable(),
+            contacts::name.nullable(),
+            contacts::email.nullable(),
+        ))
         .load(&mut conn)?;
     Ok(rows
         .into_iter()
-        .map(|(u, c, un, ue, cn, ce)| WatcherView { user_id: u, contact_id: c, name: un.or(cn).unwrap_or_default(), email: ue.or(ce).unwrap_or_default() })
+        .map(|(u, c, un, ue, cn, ce)| WatcherView {
+            user_id: u,
+            contact_id: c,
+            name: un.or(cn).unwrap_or_default(),
+            email: ue.or(ce).unwrap_or_default(),
+        })
         .collect())
 }
 
@@ -1037,7 +1240,10 @@ pub fn watchers(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec<Wa
 /// Job handler: closes a resolved ticket once it has had no activity for the configured
 /// number of days; if there was activity since, moves the job to the new date. Idempotent.
 pub fn auto_close(app: &App, payload: &serde_json::Value) -> Result<(), jobs::JobError> {
-    let id = payload.get("ticket").and_then(|v| v.as_i64()).ok_or_else(|| jobs::JobError::Fatal("payload lacks ticket".into()))?;
+    let id = payload
+        .get("ticket")
+        .and_then(|v| v.as_i64())
+        .ok_or_else(|| jobs::JobError::Fatal("payload lacks ticket".into()))?;
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {

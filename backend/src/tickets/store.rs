@@ -90,7 +90,13 @@ impl Keyset {
     }
 
     pub fn encode(&self, sort: TicketSort) -> String {
-        crate::paging::encode_cursor(&format!("t:{}{}:{}:{}", sort.field.code(), if sort.descending { "d" } else { "a" }, self.key, self.id))
+        crate::paging::encode_cursor(&format!(
+            "t:{}{}:{}:{}",
+            sort.field.code(),
+            if sort.descending { "d" } else { "a" },
+            self.key,
+            self.id
+        ))
     }
 
     /// Decodes a cursor made by `encode` for the same sort; anything else is `None`.
@@ -140,7 +146,10 @@ pub fn filtered<'a>(filter: &'a TicketFilter, confined_company: Option<i64>) -> 
         q = q.filter(tickets::queue_id.eq(queue));
     }
     if let Some(tag) = &filter.tag {
-        q = q.filter(tickets::id.eq_any(ticket_tags::table.filter(ticket_tags::tag.eq(tag.clone())).select(ticket_tags::ticket_id)));
+        q = q.filter(
+            tickets::id
+                .eq_any(ticket_tags::table.filter(ticket_tags::tag.eq(tag.clone())).select(ticket_tags::ticket_id)),
+        );
     }
     if let Some(t) = filter.created_after {
         q = q.filter(tickets::created_at.ge(t));
@@ -232,18 +241,42 @@ pub fn related(conn: &mut DbConn, list: &[Ticket], staff: bool) -> QueryResult<R
     let company_ids: Vec<i64> = list.iter().filter_map(|t| t.company_id).collect();
     let contact_ids: Vec<i64> = list.iter().filter_map(|t| t.requester_id).collect();
     if !company_ids.is_empty() {
-        r.companies = companies::table.filter(companies::id.eq_any(&company_ids)).select(Company::as_select()).load(conn)?.into_iter().map(|c| (c.id, c)).collect();
+        r.companies = companies::table
+            .filter(companies::id.eq_any(&company_ids))
+            .select(Company::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
     }
     if !contact_ids.is_empty() {
-        r.contacts = contacts::table.filter(contacts::id.eq_any(&contact_ids)).select(Contact::as_select()).load(conn)?.into_iter().map(|c| (c.id, c)).collect();
+        r.contacts = contacts::table
+            .filter(contacts::id.eq_any(&contact_ids))
+            .select(Contact::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
     }
     if staff {
         let user_ids: Vec<i64> = list.iter().filter_map(|t| t.assignee_id).collect();
         if !user_ids.is_empty() {
-            r.users = users::table.filter(users::id.eq_any(&user_ids)).select(User::as_select()).load(conn)?.into_iter().map(|u| (u.id, u)).collect();
+            r.users = users::table
+                .filter(users::id.eq_any(&user_ids))
+                .select(User::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect();
         }
         let queue_ids: Vec<i64> = list.iter().map(|t| t.queue_id).collect();
-        r.queues = queues::table.filter(queues::id.eq_any(&queue_ids)).select(Queue::as_select()).load(conn)?.into_iter().map(|q| (q.id, q)).collect();
+        r.queues = queues::table
+            .filter(queues::id.eq_any(&queue_ids))
+            .select(Queue::as_select())
+            .load(conn)?
+            .into_iter()
+            .map(|q| (q.id, q))
+            .collect();
         if !ids.is_empty() {
             for (tid, tag) in ticket_tags::table
                 .filter(ticket_tags::ticket_id.eq_any(&ids))
