@@ -254,6 +254,11 @@ impl Server {
         self.spawn();
     }
 
+    /// The server process id (for RSS measurements).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
     pub fn log_tail(&self) -> String {
         let s = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
         let lines: Vec<&str> = s.lines().collect();
