@@ -7,3 +7,4 @@ pub mod support;
 
 mod core;
 mod drift;
+mod web;
