@@ -5,6 +5,7 @@
 
 pub mod support;
 
+mod browser;
 mod core;
 mod drift;
 mod web;
