@@ -44,11 +44,11 @@ impl FormData {
     pub fn int(&self, name: &str, label: &str) -> Result<Option<i64>, wrench_backend::error::FieldError> {
         match self.opt(name) {
             None => Ok(None),
-            Some(v) => v
-                .trim_start_matches('#')
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| wrench_backend::error::FieldError::new(name, format!("{label} must be a whole number"))),
+            Some(v) => {
+                v.trim_start_matches('#').parse::<i64>().map(Some).map_err(|_| {
+                    wrench_backend::error::FieldError::new(name, format!("{label} must be a whole number"))
+                })
+            }
         }
     }
 

@@ -31,8 +31,7 @@ async fn stylesheet() -> HttpResponse {
 
 /// Adds the web UI's routes to the server.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/static/wrench.css", web::get().to(stylesheet))
-        .route("/", web::get().to(accounts::signin::home));
+    cfg.route("/static/wrench.css", web::get().to(stylesheet)).route("/", web::get().to(accounts::signin::home));
     accounts::configure(cfg);
     tickets::configure(cfg);
     notifications::configure(cfg);

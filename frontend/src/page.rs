@@ -193,7 +193,8 @@ pub fn render<T: Template>(t: &T) -> Result<HttpResponse, WebError> {
 
 /// Renders a page with a status (422 when a form comes back with errors).
 pub fn render_status<T: Template>(status: StatusCode, t: &T) -> Result<HttpResponse, WebError> {
-    let body = t.render().map_err(|e| WebError::Internal(ServiceError::internal(format!("template: {e}")).to_string()))?;
+    let body =
+        t.render().map_err(|e| WebError::Internal(ServiceError::internal(format!("template: {e}")).to_string()))?;
     Ok(HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -207,7 +208,8 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 /// A `next` page to return to after sign-in: only a local path, never another site.
 pub fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']);
+    let ok =
+        next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']);
     if ok {
         next.to_string()
     } else {
@@ -243,9 +245,9 @@ impl From<ServiceError> for WebError {
             ServiceError::Unauthenticated => WebError::SignIn("/".into()),
             ServiceError::Forbidden => WebError::Forbidden,
             ServiceError::NotFound(_) => WebError::NotFound,
-            ServiceError::Invalid(errs) => {
-                WebError::BadRequest(errs.iter().map(|e| format!("{}: {}", label(&e.field), e.message)).collect::<Vec<_>>().join("; "))
-            }
+            ServiceError::Invalid(errs) => WebError::BadRequest(
+                errs.iter().map(|e| format!("{}: {}", label(&e.field), e.message)).collect::<Vec<_>>().join("; "),
+            ),
             ServiceError::Conflict(m) => WebError::Conflict(m),
             ServiceError::RateLimited(s) => WebError::RateLimited(s),
             ServiceError::Internal(reference) => WebError::Internal(reference),
@@ -298,7 +300,8 @@ impl ResponseError for WebError {
             ),
         };
         let page = ErrorPage { c: Chrome::anonymous(heading, String::new()), heading: heading.into(), message };
-        render_status(self.status_code(), &page).unwrap_or_else(|_| HttpResponse::build(self.status_code()).body(message_only(self)))
+        render_status(self.status_code(), &page)
+            .unwrap_or_else(|_| HttpResponse::build(self.status_code()).body(message_only(self)))
     }
 }
 

@@ -104,7 +104,8 @@ impl Driver {
         if !javascript {
             options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
         }
-        let caps = json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": options } } });
+        let caps =
+            json!({ "capabilities": { "alwaysMatch": { "browserName": "chrome", "goog:chromeOptions": options } } });
         let v = self.call("POST", "/session", Some(caps));
         let id = v["sessionId"].as_str().expect("session id").to_string();
         Session { d: self, id, profile }

@@ -258,7 +258,10 @@ both!(a_contact_sees_their_company_in_the_portal_and_nothing_else, |b: Backend| 
     let r = sam.post(&format!("/tickets/{mine}/reply"), &[("body", "Thanks! <b>bold</b>")]);
     assert_eq!(r.status, 303);
     let html = sam.get(&format!("/tickets/{mine}")).text();
-    assert!(html.contains("Thanks! &#60;b&#62;bold&#60;/b&#62;") || html.contains("Thanks! &lt;b&gt;bold&lt;/b&gt;"), "escaped: {html}");
+    assert!(
+        html.contains("Thanks! &#60;b&#62;bold&#60;/b&#62;") || html.contains("Thanks! &lt;b&gt;bold&lt;/b&gt;"),
+        "escaped: {html}"
+    );
 
     // And opens a new ticket; the missing subject is named and the message kept.
     let r = sam.post("/tickets/new", &[("subject", ""), ("body", "Mail bounces")]);
@@ -267,7 +270,11 @@ both!(a_contact_sees_their_company_in_the_portal_and_nothing_else, |b: Backend| 
     let r = sam.post("/tickets/new", &[("subject", "Mail bounces"), ("body", "Since this morning.")]);
     assert_eq!(r.status, 303);
     let n = ticket_number(&location(&r));
-    let t = s.gql(Some(&tech), "query($n:Int!){ ticket(number:$n){ company { name } requester { email } } }", json!({ "n": n }));
+    let t = s.gql(
+        Some(&tech),
+        "query($n:Int!){ ticket(number:$n){ company { name } requester { email } } }",
+        json!({ "n": n }),
+    );
     assert_eq!(t["ticket"]["company"]["name"], "Acme Ltd");
     assert_eq!(t["ticket"]["requester"]["email"], "sam@acme.example");
     // CSRF on the portal too.
@@ -293,12 +300,21 @@ both!(a_technician_works_a_ticket_in_the_console, |b: Backend| {
     assert!(d.contains("id=\"sla-at-risk\""), "the place kept for SLA at-risk tickets");
 
     // A new ticket on behalf of Pat: an unknown email is named, the input kept.
-    let r = t.post("/tickets/new", &[("requesterEmail", "nobody@acme.example"), ("subject", "Printer offline"), ("body", "Floor 2")]);
+    let r = t.post(
+        "/tickets/new",
+        &[("requesterEmail", "nobody@acme.example"), ("subject", "Printer offline"), ("body", "Floor 2")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.text().contains("no contact has this email") && r.text().contains("value=\"Printer offline\""));
     let r = t.post(
         "/tickets/new",
-        &[("requesterEmail", "pat@acme.example"), ("subject", "Printer offline"), ("body", "Floor 2"), ("priority", "high"), ("tags", "printer, Floor 2")],
+        &[
+            ("requesterEmail", "pat@acme.example"),
+            ("subject", "Printer offline"),
+            ("body", "Floor 2"),
+            ("priority", "high"),
+            ("tags", "printer, Floor 2"),
+        ],
     );
     assert_eq!(r.status, 303, "{}", r.text());
     let n = ticket_number(&location(&r));
@@ -307,7 +323,11 @@ both!(a_technician_works_a_ticket_in_the_console, |b: Backend| {
     assert!(page.contains(">printer<") && page.contains(">floor-2<"), "tags normalised");
 
     // Reply, with time; a note; both in the thread, the note told apart.
-    assert_eq!(t.post(&format!("/tickets/{n}/reply"), &[("body", "Rebooting it now."), ("minutes", "15"), ("billable", "on")]).status, 303);
+    assert_eq!(
+        t.post(&format!("/tickets/{n}/reply"), &[("body", "Rebooting it now."), ("minutes", "15"), ("billable", "on")])
+            .status,
+        303
+    );
     assert_eq!(t.post(&format!("/tickets/{n}/note"), &[("body", "Toner is low too.")]).status, 303);
     let page = t.get(&format!("/tickets/{n}")).text();
     assert!(page.contains("class=\"entry reply\"") && page.contains("class=\"entry note\""));
@@ -324,14 +344,23 @@ both!(a_technician_works_a_ticket_in_the_console, |b: Backend| {
     let r = t.post(&format!("/tickets/{n}/note"), &[("body", "")]);
     assert_eq!(r.status, 422);
     assert!(r.text().contains("is required"));
-    let r = t.post(&format!("/tickets/{n}/update"), &[("status", "closed"), ("priority", "high"), ("assigneeId", "none"), ("queueId", "1"), ("tags", "printer")]);
+    let r = t.post(
+        &format!("/tickets/{n}/update"),
+        &[("status", "closed"), ("priority", "high"), ("assigneeId", "none"), ("queueId", "1"), ("tags", "printer")],
+    );
     assert_eq!(r.status, 422, "open cannot become closed");
     assert!(r.text().contains("cannot go from open to closed"), "{}", r.text());
 
     // Status, priority, assignee, queue and tags in one form.
     let r = t.post(
         &format!("/tickets/{n}/update"),
-        &[("status", "waiting_on_customer"), ("priority", "urgent"), ("assigneeId", terry_id.as_str()), ("queueId", "1"), ("tags", "printer, hardware")],
+        &[
+            ("status", "waiting_on_customer"),
+            ("priority", "urgent"),
+            ("assigneeId", terry_id.as_str()),
+            ("queueId", "1"),
+            ("tags", "printer, hardware"),
+        ],
     );
     assert_eq!(r.status, 303);
     let page = t.get(&format!("/tickets/{n}")).text();
@@ -343,7 +372,10 @@ both!(a_technician_works_a_ticket_in_the_console, |b: Backend| {
     let r = t.post(&format!("/tickets/{n}/link"), &[("otherNumber", "999999"), ("kind", "related")]);
     assert_eq!(r.status, 422);
     assert!(r.text().contains("there is no ticket #999999"));
-    assert_eq!(t.post(&format!("/tickets/{n}/link"), &[("otherNumber", &other.to_string()), ("kind", "related")]).status, 303);
+    assert_eq!(
+        t.post(&format!("/tickets/{n}/link"), &[("otherNumber", &other.to_string()), ("kind", "related")]).status,
+        303
+    );
     assert!(t.get(&format!("/tickets/{n}")).text().contains(&format!("href=\"/tickets/{other}\"")));
     let r = t.post(&format!("/tickets/{other}/merge"), &[("targetNumber", &n.to_string())]);
     assert_eq!(r.status, 303);
@@ -352,7 +384,8 @@ both!(a_technician_works_a_ticket_in_the_console, |b: Backend| {
     assert!(page.contains("Same printer."), "the merged thread moved over");
 
     // The ticket list finds it by URL filters.
-    let r = t.get(&format!("/tickets?status=waiting_on_customer&priority=urgent&company={acme}&assignee=me&tag=hardware"));
+    let r =
+        t.get(&format!("/tickets?status=waiting_on_customer&priority=urgent&company={acme}&assignee=me&tag=hardware"));
     assert!(r.text().contains("Printer offline"));
     let r = t.get("/tickets?status=resolved");
     assert!(!r.text().contains(">Printer offline<"));
@@ -378,8 +411,13 @@ both!(companies_and_contacts_are_listed_searched_created_and_edited, |b: Backend
     t.get("/companies/new");
     let r = t.post("/companies/new", &[("name", ""), ("emailDomains", "not a domain"), ("phone", "555")]);
     assert_eq!(r.status, 422);
-    assert!(r.text().contains("is required") && r.text().contains("is not a domain") && r.text().contains("value=\"555\""));
-    let r = t.post("/companies/new", &[("name", "Initech"), ("emailDomains", "initech.example, initech.test"), ("phone", "555")]);
+    assert!(
+        r.text().contains("is required") && r.text().contains("is not a domain") && r.text().contains("value=\"555\"")
+    );
+    let r = t.post(
+        "/companies/new",
+        &[("name", "Initech"), ("emailDomains", "initech.example, initech.test"), ("phone", "555")],
+    );
     assert_eq!(r.status, 303);
     let company = location(&r).split('/').nth(2).unwrap().split('?').next().unwrap().to_string();
     t.post("/companies/new", &[("name", "Umbrella Corp"), ("emailDomains", "")]);
@@ -388,7 +426,10 @@ both!(companies_and_contacts_are_listed_searched_created_and_edited, |b: Backend
     let r = t.post("/companies/new", &[("name", "initech")]);
     assert!(r.text().contains("another company already has this name"));
 
-    let r = t.post(&format!("/companies/{company}/edit"), &[("name", "Initech Inc"), ("emailDomains", "initech.example"), ("phone", "556"), ("notes", "VIP")]);
+    let r = t.post(
+        &format!("/companies/{company}/edit"),
+        &[("name", "Initech Inc"), ("emailDomains", "initech.example"), ("phone", "556"), ("notes", "VIP")],
+    );
     assert_eq!(r.status, 303);
     let page = t.get(&format!("/companies/{company}")).text();
     assert!(page.contains("Initech Inc") && page.contains("VIP") && !page.contains("initech.test"));
@@ -396,12 +437,27 @@ both!(companies_and_contacts_are_listed_searched_created_and_edited, |b: Backend
     let r = t.post("/contacts/new", &[("companyId", company.as_str()), ("name", "Peter"), ("email", "not-an-email")]);
     assert_eq!(r.status, 422);
     assert!(r.text().contains("is not a valid email address") && r.text().contains("value=\"Peter\""));
-    let r = t.post("/contacts/new", &[("companyId", company.as_str()), ("name", "Peter Gibbons"), ("email", "peter@initech.example")]);
+    let r = t.post(
+        "/contacts/new",
+        &[("companyId", company.as_str()), ("name", "Peter Gibbons"), ("email", "peter@initech.example")],
+    );
     assert_eq!(r.status, 303);
     let contact = location(&r).split('/').nth(2).unwrap().split('?').next().unwrap().to_string();
     assert!(t.get("/contacts?q=gibb").text().contains("peter@initech.example"));
-    assert!(t.get(&format!("/companies/{company}")).text().contains("Peter Gibbons"), "the company page lists its contacts");
-    let r = t.post(&format!("/contacts/{contact}/edit"), &[("companyId", company.as_str()), ("name", "Peter G."), ("email", "peter@initech.example"), ("phone", "1"), ("active", "on")]);
+    assert!(
+        t.get(&format!("/companies/{company}")).text().contains("Peter Gibbons"),
+        "the company page lists its contacts"
+    );
+    let r = t.post(
+        &format!("/contacts/{contact}/edit"),
+        &[
+            ("companyId", company.as_str()),
+            ("name", "Peter G."),
+            ("email", "peter@initech.example"),
+            ("phone", "1"),
+            ("active", "on"),
+        ],
+    );
     assert_eq!(r.status, 303);
     assert!(t.get(&format!("/contacts/{contact}")).text().contains("Peter G."));
     // A new ticket from the contact's page knows the requester.
@@ -458,11 +514,21 @@ both!(deactivating_a_user_ends_their_web_session_at_once, |b: Backend| {
     assert_eq!(t.get("/dashboard").status, 200);
     // Technicians may not administer.
     assert_eq!(t.get("/admin/users").status, 403);
-    assert_eq!(t.post(&format!("/admin/users/{terry}"), &[("name", "Terry"), ("email", "terry@msp.test"), ("role", "admin"), ("active", "on")]).status, 403);
+    assert_eq!(
+        t.post(
+            &format!("/admin/users/{terry}"),
+            &[("name", "Terry"), ("email", "terry@msp.test"), ("role", "admin"), ("active", "on")]
+        )
+        .status,
+        403
+    );
 
     let mut a = Web::new(&s);
     a.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD);
-    let r = a.post(&format!("/admin/users/{terry}"), &[("name", "Terry Tech"), ("email", "terry@msp.test"), ("role", "technician")]);
+    let r = a.post(
+        &format!("/admin/users/{terry}"),
+        &[("name", "Terry Tech"), ("email", "terry@msp.test"), ("role", "technician")],
+    );
     assert_eq!(r.status, 303);
     let r = t.get("/dashboard");
     assert_eq!(r.status, 303, "the deactivated technician's session ends at once");
@@ -476,10 +542,16 @@ both!(admin_pages_manage_users_queues_tokens_and_show_the_audit_log, |b: Backend
     a.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD);
     assert_eq!(a.get("/admin").status, 200);
     a.get("/admin/users/new");
-    let r = a.post("/admin/users/new", &[("name", "Nia New"), ("email", "nia@msp.test"), ("role", "technician"), ("password", "short")]);
+    let r = a.post(
+        "/admin/users/new",
+        &[("name", "Nia New"), ("email", "nia@msp.test"), ("role", "technician"), ("password", "short")],
+    );
     assert_eq!(r.status, 422);
     assert!(r.text().contains("at least 10 characters") && r.text().contains("value=\"nia@msp.test\""));
-    let r = a.post("/admin/users/new", &[("name", "Nia New"), ("email", "nia@msp.test"), ("role", "technician"), ("password", "a good long password")]);
+    let r = a.post(
+        "/admin/users/new",
+        &[("name", "Nia New"), ("email", "nia@msp.test"), ("role", "technician"), ("password", "a good long password")],
+    );
     assert_eq!(r.status, 303);
     assert!(a.get("/admin/users").text().contains("nia@msp.test"));
 
@@ -487,8 +559,16 @@ both!(admin_pages_manage_users_queues_tokens_and_show_the_audit_log, |b: Backend
     assert_eq!(r.status, 303);
     let q = location(&r).split('/').nth(3).unwrap().split('?').next().unwrap().to_string();
     let users = s.gql(Some(&s.admin()), "{ users(first: 10) { edges { node { id email } } } }", json!({}));
-    let nia = users["users"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["email"] == "nia@msp.test").unwrap()["node"]["id"].as_str().unwrap().to_string();
-    let r = a.post(&format!("/admin/queues/{q}"), &[("name", "Network"), ("member", nia.as_str()), ("dispatcher", nia.as_str())]);
+    let nia =
+        users["users"]["edges"].as_array().unwrap().iter().find(|e| e["node"]["email"] == "nia@msp.test").unwrap()
+            ["node"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let r = a.post(
+        &format!("/admin/queues/{q}"),
+        &[("name", "Network"), ("member", nia.as_str()), ("dispatcher", nia.as_str())],
+    );
     assert_eq!(r.status, 303);
     let page = a.get(&format!("/admin/queues/{q}")).text();
     assert!(page.contains(&format!("name=\"dispatcher\" value=\"{nia}\" checked")), "{page}");
@@ -631,6 +711,10 @@ both!(web_sign_in_shares_the_apis_rate_limit, |b: Backend| {
     let r = w.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]);
     assert_eq!(r.status, 429, "the eleventh attempt is refused, even with the right password");
     assert!(r.text().contains("too many attempts"));
-    let d = s.gql(None, "mutation($e:String!,$p:String!){ login(email:$e, password:$p){ token errors { message } } }", json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }));
+    let d = s.gql(
+        None,
+        "mutation($e:String!,$p:String!){ login(email:$e, password:$p){ token errors { message } } }",
+        json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }),
+    );
     assert!(d["login"]["token"].is_null(), "the API counts the web's failures: {d}");
 });

@@ -93,7 +93,15 @@ pub fn accept(app: &App, token: &str, password_text: &str) -> ServiceResult<Cont
                 contacts::updated_at.eq(now),
             ))
             .execute(conn)?;
-        audit::record(conn, &Principal::Anonymous, "contact.password", "contact", Some(c.id), "set with an invite", now)?;
+        audit::record(
+            conn,
+            &Principal::Anonymous,
+            "contact.password",
+            "contact",
+            Some(c.id),
+            "set with an invite",
+            now,
+        )?;
         changelog::record(conn, "contact", c.id, now)?;
         Ok::<_, ServiceError>(c.id)
     })?;

@@ -384,6 +384,18 @@ pub fn list_companies(
     Ok(Page::from_offset(rows, offset, page.first, total))
 }
 
+/// Names of the given companies in one query (staff only; for lists of contacts).
+pub fn company_names(app: &App, who: &Principal, ids: &[i64]) -> ServiceResult<std::collections::HashMap<i64, String>> {
+    who.require_staff()?;
+    let mut conn = app.conn()?;
+    Ok(companies::table
+        .filter(companies::id.eq_any(ids))
+        .select((companies::id, companies::name))
+        .load::<(i64, String)>(&mut conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

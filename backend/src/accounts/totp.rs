@@ -198,11 +198,9 @@ fn enrolment_of(secret: Vec<u8>, email: &str) -> ServiceResult<Enrolment> {
         .build();
     // Inline in the page: drop the XML declaration and label the image.
     let svg = match svg.find("<svg") {
-        Some(i) => svg[i..].replacen(
-            "<svg ",
-            "<svg role=\"img\" aria-label=\"QR code for your authenticator app\" ",
-            1,
-        ),
+        Some(i) => {
+            svg[i..].replacen("<svg ", "<svg role=\"img\" aria-label=\"QR code for your authenticator app\" ", 1)
+        }
         None => svg,
     };
     Ok(Enrolment { secret_base32: totp.get_secret_base32(), otpauth_url: url, qr_svg: svg })
@@ -214,7 +212,9 @@ pub fn begin_enrolment(app: &App, who: &Principal) -> ServiceResult<Enrolment> {
     let (user_id, email) = own_staff(who)?;
     let mut conn = app.conn()?;
     if is_enabled(&mut conn, user_id)? {
-        return Err(ServiceError::Conflict("two-factor sign-in is already on; turn it off first to change the device".into()));
+        return Err(ServiceError::Conflict(
+            "two-factor sign-in is already on; turn it off first to change the device".into(),
+        ));
     }
     let mut secret = vec![0u8; 20];
     rand::rng().fill_bytes(&mut secret);

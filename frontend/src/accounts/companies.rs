@@ -29,10 +29,9 @@ pub async fn list(req: HttpRequest, Staff(v): Staff) -> Result<HttpResponse, Web
     let f = FormData::from_query(&req);
     let (q, after) = (f.get("q").trim().to_string(), f.opt("after"));
     let (who, search) = (v.who.clone(), q.clone());
-    let page = run(&app, move |app| {
-        accounts::list_companies(app, &who, Some(&search), &PageRequest::new(Some(50), after)?)
-    })
-    .await?;
+    let page =
+        run(&app, move |app| accounts::list_companies(app, &who, Some(&search), &PageRequest::new(Some(50), after)?))
+            .await?;
     let next = next_cursor(&page).map(|a| query(&[("q", q.clone()), ("after", a)]));
     render(&ListPage {
         c: Chrome::new(&v, "Companies", "companies").with_notice(&f),
@@ -60,7 +59,11 @@ fn input_of(f: &FormData) -> CompanyInput {
     CompanyInput {
         name: Some(f.get("name").to_string()),
         email_domains: Some(
-            f.get("emailDomains").split([',', ' ', '\n', '\r', ';']).filter(|d| !d.trim().is_empty()).map(str::to_string).collect(),
+            f.get("emailDomains")
+                .split([',', ' ', '\n', '\r', ';'])
+                .filter(|d| !d.trim().is_empty())
+                .map(str::to_string)
+                .collect(),
         ),
         phone: Some(f.get("phone").to_string()),
         notes: Some(f.get("notes").to_string()),
@@ -88,7 +91,9 @@ pub async fn create(req: HttpRequest, Staff(v): Staff, Form(f): Form) -> Result<
     let (who, input) = (v.who.clone(), input_of(&f));
     match run(&app, move |app| accounts::create_company(app, &who, input)).await {
         Ok(c) => Ok(see_other(&format!("/companies/{}?done=created", c.id))),
-        Err(e) => render_status(StatusCode::UNPROCESSABLE_ENTITY, &kept(&v, None, &f, Errors::from_service("company", e)?)),
+        Err(e) => {
+            render_status(StatusCode::UNPROCESSABLE_ENTITY, &kept(&v, None, &f, Errors::from_service("company", e)?))
+        }
     }
 }
 
@@ -112,12 +117,20 @@ pub async fn edit_page(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>) 
     })
 }
 
-pub async fn update(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn update(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id, input) = (v.who.clone(), path.into_inner(), input_of(&f));
     match run(&app, move |app| accounts::update_company(app, &who, id, input)).await {
         Ok(c) => Ok(see_other(&format!("/companies/{}?done=saved", c.id))),
-        Err(e) => render_status(StatusCode::UNPROCESSABLE_ENTITY, &kept(&v, Some(id), &f, Errors::from_service("company", e)?)),
+        Err(e) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &kept(&v, Some(id), &f, Errors::from_service("company", e)?),
+        ),
     }
 }
 

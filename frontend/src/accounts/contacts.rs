@@ -38,7 +38,8 @@ impl CompanyOption {
 /// The first 100 companies by name for a select, plus `selected` if it is further down.
 pub fn company_options(app: &App, who: &Principal, selected: Option<i64>) -> Result<Vec<CompanyOption>, ServiceError> {
     let page = accounts::list_companies(app, who, None, &PageRequest::new(Some(100), None)?)?;
-    let mut out: Vec<CompanyOption> = page.items.into_iter().map(|(_, c)| CompanyOption { id: c.id, name: c.name }).collect();
+    let mut out: Vec<CompanyOption> =
+        page.items.into_iter().map(|(_, c)| CompanyOption { id: c.id, name: c.name }).collect();
     if let Some(id) = selected.filter(|id| !out.iter().any(|o| o.id == *id)) {
         if let Ok(c) = accounts::get_company(app, who, id) {
             out.push(CompanyOption { id: c.id, name: c.name });
@@ -70,12 +71,8 @@ pub async fn list(req: HttpRequest, Staff(v): Staff) -> Result<HttpResponse, Web
     let (who, search) = (v.who.clone(), q.clone());
     let (page, names) = run(&app, move |app| {
         let page = accounts::list_contacts(app, &who, company, Some(&search), &PageRequest::new(Some(50), after)?)?;
-        let mut names = std::collections::HashMap::new();
-        for (_, c) in &page.items {
-            if !names.contains_key(&c.company_id) {
-                names.insert(c.company_id, accounts::get_company(app, &who, c.company_id).map(|c| c.name).unwrap_or_default());
-            }
-        }
+        let ids: Vec<i64> = page.items.iter().map(|(_, c)| c.company_id).collect();
+        let names = accounts::company_names(app, &who, &ids)?;
         Ok((page, names))
     })
     .await?;
@@ -119,8 +116,16 @@ fn input_of(f: &FormData, editing: bool) -> Result<ContactInput, Vec<FieldError>
     })
 }
 
-async fn form_page(app: &Arc<App>, v: &Viewer, id: Option<i64>, f: &FormData, active: bool, errors: Errors) -> Result<FormPage, WebError> {
-    let company_id = f.int("companyId", "Company").ok().flatten().or_else(|| f.int("company", "Company").ok().flatten());
+async fn form_page(
+    app: &Arc<App>,
+    v: &Viewer,
+    id: Option<i64>,
+    f: &FormData,
+    active: bool,
+    errors: Errors,
+) -> Result<FormPage, WebError> {
+    let company_id =
+        f.int("companyId", "Company").ok().flatten().or_else(|| f.int("company", "Company").ok().flatten());
     let who = v.who.clone();
     let companies = run(app, move |app| company_options(app, &who, company_id)).await?;
     Ok(FormPage {
@@ -172,7 +177,12 @@ pub async fn edit_page(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>) 
     render(&form_page(&app, &v, Some(id), &f, c.active, Errors::none()).await?)
 }
 
-pub async fn update(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn update(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let id = path.into_inner();
     let r = match input_of(&f, true) {
@@ -186,7 +196,10 @@ pub async fn update(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, For
         Ok(c) => Ok(see_other(&format!("/contacts/{}?done=saved", c.id))),
         Err(e) => {
             let errors = Errors::from_service("contact", e)?;
-            render_status(StatusCode::UNPROCESSABLE_ENTITY, &form_page(&app, &v, Some(id), &f, f.has("active"), errors).await?)
+            render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &form_page(&app, &v, Some(id), &f, f.has("active"), errors).await?,
+            )
         }
     }
 }
@@ -210,7 +223,12 @@ struct ShowPage {
     errors: Errors,
 }
 
-async fn show_page(req: &HttpRequest, v: &Viewer, id: i64, invite: Option<(String, NaiveDateTime)>) -> Result<ShowPage, WebError> {
+async fn show_page(
+    req: &HttpRequest,
+    v: &Viewer,
+    id: i64,
+    invite: Option<(String, NaiveDateTime)>,
+) -> Result<ShowPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (contact, company, tickets) = run(&app, move |app| {
@@ -239,7 +257,12 @@ pub async fn show(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>) -> Re
     render(&show_page(&req, &v, path.into_inner(), None).await?)
 }
 
-pub async fn invite(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(_): Form) -> Result<HttpResponse, WebError> {
+pub async fn invite(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(_): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
     match run(&app, move |app| invites::create(app, &who, id)).await {

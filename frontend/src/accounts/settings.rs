@@ -30,7 +30,12 @@ fn zones() -> Vec<&'static str> {
     chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).collect()
 }
 
-async fn account_form(req: &HttpRequest, v: &Viewer, kept: Option<&FormData>, errors: Errors) -> Result<AccountPage, WebError> {
+async fn account_form(
+    req: &HttpRequest,
+    v: &Viewer,
+    kept: Option<&FormData>,
+    errors: Errors,
+) -> Result<AccountPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (name, email, phone, timezone) = run(&app, move |app| match &who {
@@ -80,7 +85,8 @@ pub async fn save_account(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let who = v.who.clone();
-    let (name, phone, tz) = (f.opt("name").unwrap_or_default(), f.get("phone").to_string(), f.get("timezone").to_string());
+    let (name, phone, tz) =
+        (f.opt("name").unwrap_or_default(), f.get("phone").to_string(), f.get("timezone").to_string());
     let pw = new_password.clone();
     let r = run(&app, move |app| match &who {
         Principal::Staff(s) => accounts::update_user(
@@ -94,7 +100,13 @@ pub async fn save_account(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form
             app,
             &who,
             c.contact_id,
-            ContactInput { name: Some(name), phone: Some(phone), timezone: Some(tz), password: pw, ..Default::default() },
+            ContactInput {
+                name: Some(name),
+                phone: Some(phone),
+                timezone: Some(tz),
+                password: pw,
+                ..Default::default()
+            },
         )
         .map(|_| ()),
         _ => Err(ServiceError::Forbidden),
@@ -141,7 +153,15 @@ async fn security(req: &HttpRequest, v: &Viewer, errors: Errors, codes: Vec<Stri
     } else {
         Chrome::new(v, "Two-factor sign-in", "account").with_notice(&FormData::from_query(req))
     };
-    Ok(SecurityPage { c, status, required, must_enrol: v.stage == Stage::Enrol, enrolment, recovery_codes: codes, errors })
+    Ok(SecurityPage {
+        c,
+        status,
+        required,
+        must_enrol: v.stage == Stage::Enrol,
+        enrolment,
+        recovery_codes: codes,
+        errors,
+    })
 }
 
 pub async fn security_page(req: HttpRequest, Enrolling(v): Enrolling) -> Result<HttpResponse, WebError> {
@@ -153,7 +173,10 @@ pub async fn start_totp(req: HttpRequest, Enrolling(v): Enrolling, Form(_): Form
     let who = v.who.clone();
     match run(&app, move |app| totp::begin_enrolment(app, &who)).await {
         Ok(_) => Ok(see_other("/account/security")),
-        Err(e) => render_status(StatusCode::CONFLICT, &security(&req, &v, Errors::from_service("start", e)?, Vec::new()).await?),
+        Err(e) => render_status(
+            StatusCode::CONFLICT,
+            &security(&req, &v, Errors::from_service("start", e)?, Vec::new()).await?,
+        ),
     }
 }
 
@@ -199,7 +222,11 @@ pub async fn disable_totp(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form
     }
 }
 
-pub async fn new_recovery_codes(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn new_recovery_codes(
+    req: HttpRequest,
+    SignedIn(v): SignedIn,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, pw) = (v.who.clone(), f.get("password").to_string());
     match run(&app, move |app| totp::regenerate_recovery_codes(app, &who, &pw)).await {

@@ -8,8 +8,8 @@ use crate::session::{app_of, cookie, pre_session, removal, run, MaybeViewer};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use wrench_backend::accounts::sessions::{self, Stage, COOKIE};
 use wrench_backend::accounts::invites;
+use wrench_backend::accounts::sessions::{self, Stage, COOKIE};
 use wrench_backend::error::{FieldError, ServiceError};
 
 /// `/`: the dashboard for staff, the company's tickets for contacts, else the login form.
@@ -34,7 +34,13 @@ struct LoginPage {
     errors: Errors,
 }
 
-fn login_form(req: &HttpRequest, email: String, next: String, errors: Errors, status: StatusCode) -> Result<HttpResponse, WebError> {
+fn login_form(
+    req: &HttpRequest,
+    email: String,
+    next: String,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(req)?;
     let (csrf, new_cookie) = pre_session(&app, req);
     let q = FormData::from_query(req);
@@ -136,12 +142,16 @@ pub async fn give_code(req: HttpRequest, v: MaybeViewer, Form(f): Form) -> Resul
                 _ => StatusCode::UNPROCESSABLE_ENTITY,
             };
             let errors = match e {
-                ServiceError::RateLimited(s) => {
-                    Errors::new("code", vec![FieldError::new("", format!("too many attempts; try again in {s} seconds"))])
-                }
+                ServiceError::RateLimited(s) => Errors::new(
+                    "code",
+                    vec![FieldError::new("", format!("too many attempts; try again in {s} seconds"))],
+                ),
                 e => Errors::from_service("code", e)?,
             };
-            render_status(status, &CodePage { c: Chrome::anonymous("Two-factor sign-in", v.csrf.clone()), next, errors })
+            render_status(
+                status,
+                &CodePage { c: Chrome::anonymous("Two-factor sign-in", v.csrf.clone()), next, errors },
+            )
         }
     }
 }
@@ -198,18 +208,32 @@ pub async fn accept_invite(req: HttpRequest, path: web::Path<String>, Form(f): F
         let contact = run(&app, move |app| invites::lookup(app, &t)).await?;
         let (csrf, _) = pre_session(&app, &req);
         let errors = Errors::new("invite", vec![FieldError::new("password2", "the two passwords differ")]);
-        let page = InvitePage { c: Chrome::anonymous("Set your password", csrf), name: contact.name, email: contact.email, token, errors };
+        let page = InvitePage {
+            c: Chrome::anonymous("Set your password", csrf),
+            name: contact.name,
+            email: contact.email,
+            token,
+            errors,
+        };
         return render_status(StatusCode::UNPROCESSABLE_ENTITY, &page);
     }
     let (t, p) = (token.clone(), f.get("password").to_string());
     match run(&app, move |app| invites::accept(app, &t, &p)).await {
-        Ok(c) => Ok(see_other(&format!("/login?{}", crate::page::query(&[("done", "invite".into()), ("email", c.email)])))),
+        Ok(c) => {
+            Ok(see_other(&format!("/login?{}", crate::page::query(&[("done", "invite".into()), ("email", c.email)]))))
+        }
         Err(e) => {
             let errors = Errors::from_service("invite", e)?;
             let t = token.clone();
             let contact = run(&app, move |app| invites::lookup(app, &t)).await?;
             let (csrf, _) = pre_session(&app, &req);
-            let page = InvitePage { c: Chrome::anonymous("Set your password", csrf), name: contact.name, email: contact.email, token, errors };
+            let page = InvitePage {
+                c: Chrome::anonymous("Set your password", csrf),
+                name: contact.name,
+                email: contact.email,
+                token,
+                errors,
+            };
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
     }

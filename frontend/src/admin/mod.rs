@@ -46,7 +46,10 @@ pub async fn overview(req: HttpRequest, Admin(v): Admin) -> Result<HttpResponse,
     let app = app_of(&req)?;
     let who = v.who.clone();
     let totp_required = run(&app, move |app| totp::is_required(app, &who)).await?;
-    render(&Overview { c: Chrome::new(&v, "Administration", "admin").with_notice(&FormData::from_query(&req)), totp_required })
+    render(&Overview {
+        c: Chrome::new(&v, "Administration", "admin").with_notice(&FormData::from_query(&req)),
+        totp_required,
+    })
 }
 
 pub async fn set_security(req: HttpRequest, Admin(v): Admin, Form(f): Form) -> Result<HttpResponse, WebError> {

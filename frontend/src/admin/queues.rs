@@ -19,7 +19,12 @@ struct ListPage {
     errors: Errors,
 }
 
-async fn list_page(req: &HttpRequest, v: &crate::session::Viewer, name: String, errors: Errors) -> Result<ListPage, WebError> {
+async fn list_page(
+    req: &HttpRequest,
+    v: &crate::session::Viewer,
+    name: String,
+    errors: Errors,
+) -> Result<ListPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let queues = run(&app, move |app| accounts::list_queues(app, &who)).await?;
@@ -33,7 +38,8 @@ pub async fn list(req: HttpRequest, Admin(v): Admin) -> Result<HttpResponse, Web
 pub async fn create(req: HttpRequest, Admin(v): Admin, Form(f): Form) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let who = v.who.clone();
-    let input = QueueInput { name: Some(f.get("name").to_string()), is_triage: Some(f.has("is_triage")), members: None };
+    let input =
+        QueueInput { name: Some(f.get("name").to_string()), is_triage: Some(f.has("is_triage")), members: None };
     match run(&app, move |app| accounts::create_queue(app, &who, input)).await {
         Ok(q) => Ok(see_other(&format!("/admin/queues/{}?done=created", q.id))),
         Err(e) => render_status(
@@ -60,7 +66,13 @@ struct EditPage {
     errors: Errors,
 }
 
-async fn edit(req: &HttpRequest, v: &crate::session::Viewer, id: i64, kept: Option<&FormData>, errors: Errors) -> Result<EditPage, WebError> {
+async fn edit(
+    req: &HttpRequest,
+    v: &crate::session::Viewer,
+    id: i64,
+    kept: Option<&FormData>,
+    errors: Errors,
+) -> Result<EditPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (queue, members, users) = run(&app, move |app| {
@@ -95,7 +107,12 @@ pub async fn edit_page(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>) 
     render(&edit(&req, &v, path.into_inner(), None, Errors::none()).await?)
 }
 
-pub async fn update(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn update(
+    req: HttpRequest,
+    Admin(v): Admin,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
     let members: Vec<(i64, bool)> = f
@@ -104,9 +121,16 @@ pub async fn update(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, For
         .filter_map(|m| m.parse::<i64>().ok())
         .map(|uid| (uid, f.contains("dispatcher", &uid.to_string())))
         .collect();
-    let input = QueueInput { name: Some(f.get("name").to_string()), is_triage: Some(f.has("is_triage")), members: Some(members) };
+    let input = QueueInput {
+        name: Some(f.get("name").to_string()),
+        is_triage: Some(f.has("is_triage")),
+        members: Some(members),
+    };
     match run(&app, move |app| accounts::update_queue(app, &who, id, input)).await {
         Ok(_) => Ok(see_other(&format!("/admin/queues/{id}?done=saved"))),
-        Err(e) => render_status(StatusCode::UNPROCESSABLE_ENTITY, &edit(&req, &v, id, Some(&f), Errors::from_service("queue", e)?).await?),
+        Err(e) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &edit(&req, &v, id, Some(&f), Errors::from_service("queue", e)?).await?,
+        ),
     }
 }

@@ -24,7 +24,13 @@ struct TokensPage {
     errors: Errors,
 }
 
-async fn page(req: &HttpRequest, v: &Viewer, secret: Option<String>, f: FormData, errors: Errors) -> Result<TokensPage, WebError> {
+async fn page(
+    req: &HttpRequest,
+    v: &Viewer,
+    secret: Option<String>,
+    f: FormData,
+    errors: Errors,
+) -> Result<TokensPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (rows, users) = run(&app, move |app| {
@@ -33,7 +39,14 @@ async fn page(req: &HttpRequest, v: &Viewer, secret: Option<String>, f: FormData
         Ok((rows, users.items.into_iter().map(|(_, u)| u).collect()))
     })
     .await?;
-    Ok(TokensPage { c: Chrome::new(v, "API tokens", "admin").with_notice(&FormData::from_query(req)), rows, users, secret, f, errors })
+    Ok(TokensPage {
+        c: Chrome::new(v, "API tokens", "admin").with_notice(&FormData::from_query(req)),
+        rows,
+        users,
+        secret,
+        f,
+        errors,
+    })
 }
 
 pub async fn list(req: HttpRequest, Admin(v): Admin) -> Result<HttpResponse, WebError> {
@@ -82,12 +95,29 @@ pub async fn create(req: HttpRequest, Admin(v): Admin, Form(f): Form) -> Result<
     })
     .await;
     match r {
-        Ok((_, secret)) => render(&page(&req, &v, Some(secret), FormData(vec![("scope".into(), "read".into()), ("days".into(), "90".into())]), Errors::none()).await?),
-        Err(e) => render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&req, &v, None, f, Errors::from_service("token", e)?).await?),
+        Ok((_, secret)) => render(
+            &page(
+                &req,
+                &v,
+                Some(secret),
+                FormData(vec![("scope".into(), "read".into()), ("days".into(), "90".into())]),
+                Errors::none(),
+            )
+            .await?,
+        ),
+        Err(e) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&req, &v, None, f, Errors::from_service("token", e)?).await?,
+        ),
     }
 }
 
-pub async fn revoke(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, Form(_): Form) -> Result<HttpResponse, WebError> {
+pub async fn revoke(
+    req: HttpRequest,
+    Admin(v): Admin,
+    path: web::Path<i64>,
+    Form(_): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
     run(&app, move |app| accounts::revoke_api_token(app, &who, id)).await?;

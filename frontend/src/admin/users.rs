@@ -58,7 +58,14 @@ fn role_of(f: &FormData) -> Result<Option<Role>, ServiceError> {
 }
 
 fn page(v: &Viewer, id: Option<i64>, f: FormData, active: bool, totp: bool, errors: Errors) -> FormPage {
-    FormPage { c: Chrome::new(v, if id.is_some() { "Edit staff user" } else { "New staff user" }, "admin"), id, f, active, totp, errors }
+    FormPage {
+        c: Chrome::new(v, if id.is_some() { "Edit staff user" } else { "New staff user" }, "admin"),
+        id,
+        f,
+        active,
+        totp,
+        errors,
+    }
 }
 
 pub async fn new_page(Admin(v): Admin) -> Result<HttpResponse, WebError> {
@@ -82,21 +89,34 @@ pub async fn create(req: HttpRequest, Admin(v): Admin, Form(f): Form) -> Result<
     .await;
     match r {
         Ok(_) => Ok(see_other("/admin/users?done=created")),
-        Err(e) => render_status(StatusCode::UNPROCESSABLE_ENTITY, &page(&v, None, f, true, false, Errors::from_service("user", e)?)),
+        Err(e) => render_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &page(&v, None, f, true, false, Errors::from_service("user", e)?),
+        ),
     }
 }
 
 pub async fn edit_page(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
-    let (u, status) = run(&app, move |app| Ok((accounts::get_user(app, &who, id)?, totp::status(app, &who, id)?))).await?;
-    let f = FormData(vec![("name".into(), u.name.clone()), ("email".into(), u.email.clone()), ("role".into(), u.role.clone())]);
+    let (u, status) =
+        run(&app, move |app| Ok((accounts::get_user(app, &who, id)?, totp::status(app, &who, id)?))).await?;
+    let f = FormData(vec![
+        ("name".into(), u.name.clone()),
+        ("email".into(), u.email.clone()),
+        ("role".into(), u.role.clone()),
+    ]);
     let mut p = page(&v, Some(id), f, u.active, status.enabled, Errors::none());
     p.c = p.c.with_notice(&FormData::from_query(&req));
     render(&p)
 }
 
-pub async fn update(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn update(
+    req: HttpRequest,
+    Admin(v): Admin,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
     let form = f.clone();
@@ -123,7 +143,12 @@ pub async fn update(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, For
     }
 }
 
-pub async fn reset_totp(req: HttpRequest, Admin(v): Admin, path: web::Path<i64>, Form(_): Form) -> Result<HttpResponse, WebError> {
+pub async fn reset_totp(
+    req: HttpRequest,
+    Admin(v): Admin,
+    path: web::Path<i64>,
+    Form(_): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let (who, id) = (v.who.clone(), path.into_inner());
     run(&app, move |app| totp::disable(app, &who, id, None)).await?;

@@ -27,8 +27,10 @@ pub async fn inbox(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespon
     let f = FormData::from_query(&req);
     let unread_only = f.get("unread") == "1";
     let (who, after) = (v.who.clone(), f.opt("after"));
-    let page = run(&app, move |app| notifications::list(app, &who, unread_only, &PageRequest::new(Some(50), after)?)).await?;
-    let next = next_cursor(&page).map(|a| query(&[("unread", if unread_only { "1".into() } else { String::new() }), ("after", a)]));
+    let page =
+        run(&app, move |app| notifications::list(app, &who, unread_only, &PageRequest::new(Some(50), after)?)).await?;
+    let next = next_cursor(&page)
+        .map(|a| query(&[("unread", if unread_only { "1".into() } else { String::new() }), ("after", a)]));
     render(&Inbox {
         c: Chrome::new(&v, "Notifications", "notifications").with_notice(&f),
         total: page.total,

@@ -44,7 +44,11 @@ async fn staff_form(req: &HttpRequest, v: &Viewer, mut f: FormData, errors: Erro
     let (companies, queues, users, requester) = run(&app, move |app| {
         let companies = company_options(app, &who, company)?;
         let queues = accounts::list_queues(app, &who)?;
-        let users = accounts::list_users(app, &who, false, &PageRequest::new(Some(100), None)?)?.items.into_iter().map(|(_, u)| u).collect();
+        let users = accounts::list_users(app, &who, false, &PageRequest::new(Some(100), None)?)?
+            .items
+            .into_iter()
+            .map(|(_, u)| u)
+            .collect();
         let requester = match requester {
             Some(id) => Some(accounts::get_contact(app, &who, id)?),
             None => None,
@@ -73,7 +77,12 @@ pub async fn page(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
     if v.is_staff() {
         render(&staff_form(&req, &v, FormData::from_query(&req), Errors::none()).await?)
     } else {
-        render(&PortalForm { c: Chrome::new(&v, "New ticket", "new"), subject: String::new(), body: String::new(), errors: Errors::none() })
+        render(&PortalForm {
+            c: Chrome::new(&v, "New ticket", "new"),
+            subject: String::new(),
+            body: String::new(),
+            errors: Errors::none(),
+        })
     }
 }
 
@@ -94,7 +103,8 @@ pub async fn create(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form) -> R
             if let Some(email) = form.opt("requesterEmail") {
                 match accounts::find_contact_by_email(app, &who, &email)? {
                     Some(c) => input.requester_id = Some(c.id),
-                    None => errs.push(FieldError::new("requesterEmail", "no contact has this email; create the contact first")),
+                    None => errs
+                        .push(FieldError::new("requesterEmail", "no contact has this email; create the contact first")),
                 }
             }
             match form.int("companyId", "Company") {
@@ -115,7 +125,8 @@ pub async fn create(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form) -> R
                 Ok(a) => input.assignee_id = a,
                 Err(e) => errs.push(e),
             }
-            input.tags = form.get("tags").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
+            input.tags =
+                form.get("tags").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect();
             if !errs.is_empty() {
                 return Err(ServiceError::Invalid(errs));
             }
@@ -132,7 +143,12 @@ pub async fn create(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form) -> R
             } else {
                 render_status(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    &PortalForm { c: Chrome::new(&v, "New ticket", "new"), subject: f.get("subject").into(), body: f.get("body").into(), errors },
+                    &PortalForm {
+                        c: Chrome::new(&v, "New ticket", "new"),
+                        subject: f.get("subject").into(),
+                        body: f.get("body").into(),
+                        errors,
+                    },
                 )
             }
         }

@@ -267,7 +267,13 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
     let events = tickets::events_of(app, who, n)?;
     let time = tickets::time_entries_of(app, who, n)?
         .into_iter()
-        .map(|(e, user)| TimeRow { user, minutes: e.minutes, billable: e.billable, note: e.note, created_at: e.created_at })
+        .map(|(e, user)| TimeRow {
+            user,
+            minutes: e.minutes,
+            billable: e.billable,
+            note: e.note,
+            created_at: e.created_at,
+        })
         .collect();
     let links = tickets::links_of(app, who, n)?
         .into_iter()
@@ -288,12 +294,22 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
         })
         .collect();
     let watchers = tickets::watchers(app, who, n)?.into_iter().map(|w| w.name).collect();
-    let users = accounts::list_users(app, who, false, &PageRequest::new(Some(100), None)?)?.items.into_iter().map(|(_, u)| u).collect();
+    let users = accounts::list_users(app, who, false, &PageRequest::new(Some(100), None)?)?
+        .items
+        .into_iter()
+        .map(|(_, u)| u)
+        .collect();
     let queues = accounts::list_queues(app, who)?;
     Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues })
 }
 
-async fn staff_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &FormData) -> Result<StaffPage, WebError> {
+async fn staff_page(
+    req: &HttpRequest,
+    v: &Viewer,
+    n: i64,
+    errors: Errors,
+    f: &FormData,
+) -> Result<StaffPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let d = run(&app, move |app| load_staff(app, &who, n)).await?;
@@ -303,13 +319,18 @@ async fn staff_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &F
     statuses.extend(d.ticket.status().next_states());
     let time_total = d.time.iter().map(|t: &TimeRow| t.minutes).sum();
     Ok(StaffPage {
-        c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets").with_notice(&FormData::from_query(req)),
+        c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets")
+            .with_notice(&FormData::from_query(req)),
         t: head,
         thread: d.thread.into_iter().map(EntryRow::of).collect(),
         events: d
             .events
             .iter()
-            .map(|e| EventRow { actor: e.actor_name.clone().unwrap_or_else(|| "Wrench".into()), text: describe(e), created_at: e.event.created_at })
+            .map(|e| EventRow {
+                actor: e.actor_name.clone().unwrap_or_else(|| "Wrench".into()),
+                text: describe(e),
+                created_at: e.event.created_at,
+            })
             .collect(),
         time: d.time,
         time_total,
@@ -324,7 +345,13 @@ async fn staff_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &F
     })
 }
 
-async fn portal_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &FormData) -> Result<PortalPage, WebError> {
+async fn portal_page(
+    req: &HttpRequest,
+    v: &Viewer,
+    n: i64,
+    errors: Errors,
+    f: &FormData,
+) -> Result<PortalPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (ticket, related, thread) = run(&app, move |app| {
@@ -335,7 +362,8 @@ async fn portal_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &
     .await?;
     let head = Head::of(&ticket, &related);
     Ok(PortalPage {
-        c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets").with_notice(&FormData::from_query(req)),
+        c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets")
+            .with_notice(&FormData::from_query(req)),
         t: head,
         thread: thread.into_iter().map(EntryRow::of).collect(),
         reply_body: if errors.form == "reply" { f.get("body").to_string() } else { String::new() },
@@ -344,7 +372,14 @@ async fn portal_page(req: &HttpRequest, v: &Viewer, n: i64, errors: Errors, f: &
 }
 
 /// The page again, with a form's errors beside its fields and the user's input kept.
-async fn with_errors(req: &HttpRequest, v: &Viewer, n: i64, form: &str, e: ServiceError, f: &FormData) -> Result<HttpResponse, WebError> {
+async fn with_errors(
+    req: &HttpRequest,
+    v: &Viewer,
+    n: i64,
+    form: &str,
+    e: ServiceError,
+    f: &FormData,
+) -> Result<HttpResponse, WebError> {
     let errors = Errors::from_service(form, e)?;
     if v.is_staff() {
         render_status(StatusCode::UNPROCESSABLE_ENTITY, &staff_page(req, v, n, errors, f).await?)
@@ -366,7 +401,12 @@ fn int_field(f: &FormData, name: &str, label: &str) -> Result<Option<i64>, Servi
     f.int(name, label).map_err(|e| ServiceError::Invalid(vec![e]))
 }
 
-pub async fn reply(req: HttpRequest, SignedIn(v): SignedIn, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn reply(
+    req: HttpRequest,
+    SignedIn(v): SignedIn,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let staff = v.is_staff();
@@ -394,7 +434,12 @@ pub async fn reply(req: HttpRequest, SignedIn(v): SignedIn, path: web::Path<i64>
     }
 }
 
-pub async fn note(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn note(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let (who, body) = (v.who.clone(), f.get("body").to_string());
@@ -441,7 +486,12 @@ fn update_of(f: &FormData) -> Result<TicketUpdate, ServiceError> {
     }
 }
 
-pub async fn update(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn update(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let who = v.who.clone();
@@ -455,7 +505,12 @@ pub async fn update(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, For
     }
 }
 
-pub async fn log_time(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn log_time(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let who = v.who.clone();
@@ -477,13 +532,20 @@ pub async fn log_time(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, F
     }
 }
 
-pub async fn link(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn link(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let who = v.who.clone();
     let parsed = (|| {
-        let other = int_field(&f, "otherNumber", "Other ticket")?.ok_or_else(|| ServiceError::invalid("otherNumber", "is required"))?;
-        let kind = LinkKind::parse(f.get("kind")).ok_or_else(|| ServiceError::invalid("kind", "choose related or duplicate of"))?;
+        let other = int_field(&f, "otherNumber", "Other ticket")?
+            .ok_or_else(|| ServiceError::invalid("otherNumber", "is required"))?;
+        let kind = LinkKind::parse(f.get("kind"))
+            .ok_or_else(|| ServiceError::invalid("kind", "choose related or duplicate of"))?;
         Ok::<_, ServiceError>((other, kind))
     })();
     let r = match parsed {
@@ -496,7 +558,12 @@ pub async fn link(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(
     }
 }
 
-pub async fn merge(req: HttpRequest, Staff(v): Staff, path: web::Path<i64>, Form(f): Form) -> Result<HttpResponse, WebError> {
+pub async fn merge(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let n = path.into_inner();
     let who = v.who.clone();
