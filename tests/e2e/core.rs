@@ -520,3 +520,40 @@ fn an_unknown_database_scheme_is_an_error_naming_the_accepted_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sqlite://") && err.contains("postgres://"), "{err}");
 }
+
+#[test]
+fn every_command_has_help_and_user_create_reads_the_password_from_stdin() {
+    for cmd in [
+        &["serve", "--help"][..],
+        &["migrate", "--help"],
+        &["schema", "--help"],
+        &["user", "create", "--help"],
+        &["backup", "--help"],
+        &["restore", "--help"],
+        &["mailgate", "--help"],
+    ] {
+        let out = std::process::Command::new(crate::support::wrench_bin()).args(cmd).env_clear().output().unwrap();
+        assert!(out.status.success(), "{cmd:?} --help failed");
+    }
+    let help = std::process::Command::new(crate::support::wrench_bin()).args(["mailgate", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&help.stdout);
+    for code in ["75", "65"] {
+        assert!(text.contains(code), "mailgate --help lists exit code {code}: {text}");
+    }
+
+    let s = server(Backend::Sqlite).start();
+    let (code, out, err) = s.cli(
+        &["user", "create", "--email", "Night.Shift@MSP.test", "--name", "Night Shift", "--role", "technician"],
+        b"a long enough password\n",
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let token = s.login("night.shift@msp.test", "a long enough password");
+    assert_eq!(
+        s.gql(Some(&token), "{ viewer { user { email role } } }", json!({}))["viewer"]["user"],
+        json!({ "email": "night.shift@msp.test", "role": "TECHNICIAN" })
+    );
+    let (code, _, err) =
+        s.cli(&["user", "create", "--email", "x@msp.test", "--name", "X", "--role", "technician"], b"short\n");
+    assert_ne!(code, 0);
+    assert!(err.contains("password"), "{err}");
+}

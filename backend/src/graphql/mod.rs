@@ -49,7 +49,9 @@ impl Ctx {
     {
         let app = self.app.clone();
         let who = self.who.clone();
-        match tokio::task::spawn_blocking(move || f(&app, &who)).await {
+        // Keep the request's span (and its request id) on log lines from the blocking pool.
+        let span = tracing::Span::current();
+        match tokio::task::spawn_blocking(move || span.in_scope(|| f(&app, &who))).await {
             Ok(r) => r,
             Err(e) => Err(ServiceError::internal(format!("service task failed: {e}"))),
         }
