@@ -55,7 +55,9 @@ where
     F: FnOnce(&App) -> Result<T, ServiceError> + Send + 'static,
 {
     let app = app.clone();
-    match web::block(move || f(&app)).await {
+    // Keep the request's span (and its request id) on log lines from the blocking pool.
+    let span = tracing::Span::current();
+    match web::block(move || span.in_scope(|| f(&app))).await {
         Ok(r) => r,
         Err(e) => Err(ServiceError::internal(format!("blocking task: {e}"))),
     }

@@ -699,6 +699,34 @@ both!(times_are_shown_in_the_viewers_time_zone, |b: Backend| {
     // Adelaide is UTC+10:30 in November (summer time).
     let page = a.get(&format!("/tickets/{n}")).text();
     assert!(page.contains("28 Nov 2026, 20:30") && page.contains("times in Australia/Adelaide"), "{page}");
+
+    // A new password needs the current one, and ends the session: sign in again with it.
+    a.get("/account");
+    let r = a.post(
+        "/account",
+        &[
+            ("name", "Administrator"),
+            ("timezone", "UTC"),
+            ("current_password", "wrong"),
+            ("new_password", "another long password"),
+            ("new_password2", "another long password"),
+        ],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("that is not your current password"));
+    let r = a.post(
+        "/account",
+        &[
+            ("name", "Administrator"),
+            ("timezone", "UTC"),
+            ("current_password", ADMIN_PASSWORD),
+            ("new_password", "another long password"),
+            ("new_password2", "another long password"),
+        ],
+    );
+    assert_eq!(location(&r), "/login?done=password");
+    assert_eq!(a.get("/dashboard").status, 303, "the old session ended with the password change");
+    assert_eq!(a.sign_in(ADMIN_EMAIL, "another long password").status, 303);
 });
 
 both!(web_sign_in_shares_the_apis_rate_limit, |b: Backend| {
@@ -717,4 +745,15 @@ both!(web_sign_in_shares_the_apis_rate_limit, |b: Backend| {
         json!({ "e": ADMIN_EMAIL, "p": ADMIN_PASSWORD }),
     );
     assert!(d["login"]["token"].is_null(), "the API counts the web's failures: {d}");
+});
+
+both!(session_cookies_are_secure_behind_an_https_public_url, |b: Backend| {
+    let s = server(b).env("WRENCH_PUBLIC_URL", "https://help.msp.test").start();
+    let mut w = Web::new(&s);
+    let r = w.get("/login");
+    assert!(r.header("set-cookie").unwrap_or("").contains("Secure"), "the pre-session cookie too");
+    let r = w.post("/login", &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)]);
+    assert_eq!(r.status, 303);
+    let set = r.header("set-cookie").unwrap_or("").to_string();
+    assert!(set.starts_with("wrench_session=") && set.contains("Secure") && set.contains("HttpOnly"), "{set}");
 });

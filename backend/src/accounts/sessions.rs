@@ -236,11 +236,40 @@ pub fn sign_out(app: &App, token: &str) -> ServiceResult<()> {
     Ok(())
 }
 
-/// Deletes every session that has expired (run now and then; expired sessions are refused
-/// anyway, this only keeps the table small).
-pub fn prune(app: &App) -> ServiceResult<usize> {
+/// The job that deletes expired sessions (they are refused anyway; this keeps the table
+/// small). It runs hourly and schedules its next run itself.
+pub const PRUNE_JOB: &str = "web.sessions.prune";
+
+fn schedule_prune(conn: &mut crate::db::DbConn, now: NaiveDateTime) -> QueryResult<()> {
+    crate::jobs::schedule(conn, PRUNE_JOB, &serde_json::json!({}), now + Duration::hours(1), Some(PRUNE_JOB), now)
+}
+
+/// Makes sure the pruning job is queued (at start; a restart does not stack copies).
+pub fn ensure_prune_scheduled(app: &App) -> ServiceResult<()> {
     let mut conn = app.conn()?;
-    Ok(diesel::delete(web_sessions::table.filter(web_sessions::expires_at.le(app.now()))).execute(&mut conn)?)
+    let now = app.now();
+    let queued: i64 = crate::schema::jobs::table
+        .filter(crate::schema::jobs::dedupe_key.eq(PRUNE_JOB))
+        .count()
+        .get_result(&mut conn)?;
+    if queued == 0 {
+        schedule_prune(&mut conn, now)?;
+    }
+    Ok(())
+}
+
+/// Job handler: deletes expired sessions, then queues the next run.
+pub fn prune(app: &App, _payload: &serde_json::Value) -> Result<(), crate::jobs::JobError> {
+    let mut conn = app.conn()?;
+    let now = app.now();
+    write_tx(&mut conn, |conn| {
+        let n = diesel::delete(web_sessions::table.filter(web_sessions::expires_at.le(now))).execute(conn)?;
+        if n > 0 {
+            tracing::debug!("pruned {n} expired web sessions");
+        }
+        schedule_prune(conn, now)
+    })?;
+    Ok(())
 }
 
 /// The CSRF token of forms shown to the holder of `cookie` (a session or pre-session cookie).

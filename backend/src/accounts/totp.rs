@@ -419,6 +419,10 @@ fn confirm_password(app: &App, who: &Principal, password_text: &str) -> ServiceR
 pub fn disable(app: &App, who: &Principal, user_id: i64, password_text: Option<&str>) -> ServiceResult<()> {
     who.require_staff_write()?;
     if who.user_id() == Some(user_id) {
+        let mut conn = app.conn()?;
+        if required(&mut conn)? {
+            return Err(ServiceError::Conflict("an admin requires two-factor sign-in, so it stays on".into()));
+        }
         confirm_password(app, who, password_text.unwrap_or_default())?;
     } else {
         who.require_admin()?;
