@@ -269,8 +269,14 @@ fn browser_without_javascript_a_contact_opens_a_ticket_and_sees_the_technicians_
     assert!(src.contains("Replaced the fuser; please try printing again."));
     assert!(src.contains("Resolved"));
     assert!(!src.contains("4711"), "internal notes never reach the customer");
-    b.screenshot("portal-ticket");
     assert!(b.title().contains("Printer on floor 2"), "{}", b.title());
+    b.screenshot("portal-ticket");
+    // Readable on a phone: one column, nothing wider than the screen.
+    b.cmd("POST", "/window/rect", Some(json!({ "width": 390, "height": 844 })));
+    b.goto(&format!("{base}{ticket_path}"));
+    b.screenshot("portal-ticket-phone");
+    b.goto(&format!("{base}/tickets"));
+    b.screenshot("portal-tickets-phone");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use crate::app::App;
 use crate::audit;
 use crate::db::{write_tx, DbConn};
 use crate::error::{ServiceError, ServiceResult};
-use crate::keys::Purpose;
+use crate::keys::{Keys, Purpose};
 use crate::schema::{recovery_codes, user_totp};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -118,8 +118,8 @@ fn keystream(key: &[u8], user_id: i64, nonce: &[u8], len: usize) -> Vec<u8> {
 }
 
 /// Encrypts a secret: "key id:nonce:ciphertext" (hex), the keystream an HMAC-SHA256 PRF.
-fn seal(app: &App, user_id: i64, secret: &[u8]) -> String {
-    let key = app.keys.current(Purpose::TotpSecret);
+fn seal(keys: &Keys, user_id: i64, secret: &[u8]) -> String {
+    let key = keys.current(Purpose::TotpSecret);
     let mut nonce = [0u8; 16];
     rand::rng().fill_bytes(&mut nonce);
     let ks = keystream(&key.bytes, user_id, &nonce, secret.len());
@@ -127,9 +127,9 @@ fn seal(app: &App, user_id: i64, secret: &[u8]) -> String {
     format!("{}:{}:{}", key.id, hex::encode(nonce), hex::encode(ct))
 }
 
-fn open(app: &App, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
+fn open(keys: &Keys, user_id: i64, sealed: &str) -> Option<Vec<u8>> {
     let mut parts = sealed.split(':');
-    let key = app.keys.by_id(Purpose::TotpSecret, parts.next()?)?;
+    let key = keys.by_id(Purpose::TotpSecret, parts.next()?)?;
     let nonce = hex::decode(parts.next()?).ok()?;
     let ct = hex::decode(parts.next()?).ok()?;
     let ks = keystream(&key.bytes, user_id, &nonce, ct.len());
@@ -218,7 +218,7 @@ pub fn begin_enrolment(app: &App, who: &Principal) -> ServiceResult<Enrolment> {
     }
     let mut secret = vec![0u8; 20];
     rand::rng().fill_bytes(&mut secret);
-    let sealed = seal(app, user_id, &secret);
+    let sealed = seal(&app.keys, user_id, &secret);
     let now = app.now();
     write_tx(&mut conn, |conn| {
         diesel::delete(user_totp::table.find(user_id)).execute(conn)?;
@@ -241,7 +241,7 @@ pub fn pending_enrolment(app: &App, who: &Principal) -> ServiceResult<Option<Enr
     let mut conn = app.conn()?;
     match row(&mut conn, user_id)? {
         Some(r) if r.confirmed_at.is_none() => {
-            let secret = open(app, user_id, &r.secret_enc)
+            let secret = open(&app.keys, user_id, &r.secret_enc)
                 .ok_or_else(|| ServiceError::internal("cannot decrypt a TOTP secret (was WRENCH_SECRET changed?)"))?;
             enrolment_of(secret, &email).map(Some)
         }
@@ -298,7 +298,7 @@ pub fn confirm_enrolment(app: &App, who: &Principal, code: &str) -> ServiceResul
         let r = row(conn, user_id)?
             .filter(|r| r.confirmed_at.is_none())
             .ok_or_else(|| ServiceError::Conflict("start setting up two-factor sign-in first".into()))?;
-        let secret = open(app, user_id, &r.secret_enc)
+        let secret = open(&app.keys, user_id, &r.secret_enc)
             .ok_or_else(|| ServiceError::internal("cannot decrypt a TOTP secret (was WRENCH_SECRET changed?)"))?;
         let totp = totp_of(secret, &email)?;
         let Some(step) = matching_step(&totp, &code, stamp) else {
@@ -341,7 +341,7 @@ fn verify_code(app: &App, user_id: i64, code: &str) -> ServiceResult<bool> {
         let digits: String = code.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.len() == 6 && digits.chars().all(|c| c.is_ascii_digit()) {
             let account = crate::accounts::store::user(conn, user_id)?.map(|u| u.email).unwrap_or_default();
-            let secret = open(app, user_id, &r.secret_enc)
+            let secret = open(&app.keys, user_id, &r.secret_enc)
                 .ok_or_else(|| ServiceError::internal("cannot decrypt a TOTP secret (was WRENCH_SECRET changed?)"))?;
             let totp = totp_of(secret, &account)?;
             return match matching_step(&totp, &digits, stamp) {
@@ -470,13 +470,15 @@ mod tests {
     }
 
     #[test]
-    fn secrets_round_trip_and_are_bound_to_the_user() {
-        let keys = crate::keys::Keys::from_secrets("s").unwrap();
-        let key = keys.current(Purpose::TotpSecret);
-        let nonce = [7u8; 16];
-        let a = keystream(&key.bytes, 1, &nonce, 20);
-        let b = keystream(&key.bytes, 2, &nonce, 20);
-        assert_eq!(a.len(), 20);
-        assert_ne!(a, b);
+    fn secrets_round_trip_survive_a_rotation_and_are_bound_to_the_user() {
+        let keys = Keys::from_secrets("s").unwrap();
+        let secret = b"12345678901234567890";
+        let sealed = seal(&keys, 1, secret);
+        assert!(!sealed.contains(&hex::encode(secret)), "not stored in the clear");
+        assert_eq!(open(&keys, 1, &sealed).unwrap(), secret);
+        assert_ne!(open(&keys, 2, &sealed).unwrap(), secret, "another user's row does not decrypt to it");
+        let rotated = Keys::from_secrets("new,s").unwrap();
+        assert_eq!(open(&rotated, 1, &sealed).unwrap(), secret, "older key ids still open");
+        assert!(open(&Keys::from_secrets("other").unwrap(), 1, &sealed).is_none());
     }
 }
