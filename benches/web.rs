@@ -27,7 +27,8 @@ fn sign_in(s: &Server) -> String {
     let r = http_request(s.port, "GET", "/login", &[], None).expect("GET /login");
     let pre = cookie(&r.headers_all("set-cookie"), "wrench_pre");
     let html = r.text();
-    let i = html.find("name=\"csrf_token\" value=\"").expect("csrf") + 26;
+    let marker = "name=\"csrf_token\" value=\"";
+    let i = html.find(marker).expect("csrf") + marker.len();
     let csrf: String = html[i..].chars().take_while(|c| *c != '"').collect();
     let body = format!(
         "email={}&password={}&csrf_token={csrf}",

@@ -323,9 +323,11 @@ async fn staff_page(
             .with_notice(&FormData::from_query(req)),
         t: head,
         thread: d.thread.into_iter().map(EntryRow::of).collect(),
+        // Replies and notes are the conversation itself; the history lists the other changes.
         events: d
             .events
             .iter()
+            .filter(|e| !matches!(e.event.kind.as_str(), "reply" | "note"))
             .map(|e| EventRow {
                 actor: e.actor_name.clone().unwrap_or_else(|| "Wrench".into()),
                 text: describe(e),
