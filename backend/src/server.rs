@@ -46,6 +46,7 @@ pub fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
 pub fn job_registry() -> Registry {
     let mut r = Registry::new();
     r.register(crate::tickets::service::AUTO_CLOSE_JOB, Arc::new(crate::tickets::service::auto_close));
+    r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
     r
 }
 

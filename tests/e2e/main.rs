@@ -6,4 +6,5 @@
 pub mod support;
 
 mod core;
+mod development;
 mod drift;

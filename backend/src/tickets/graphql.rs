@@ -193,6 +193,10 @@ impl TicketGql {
             .map(|l| LinkGql(l, n))
             .collect())
     }
+    /// Development threads this ticket was moved into (customers see public ones).
+    async fn development_threads(&self, ctx: &Ctx) -> FieldResult<Vec<crate::development::graphql::ThreadGql>> {
+        crate::development::graphql::threads_of_ticket(ctx, self.t.id).await
+    }
     /// Every change, oldest first (staff only).
     async fn events(&self, ctx: &Ctx) -> FieldResult<Vec<EventGql>> {
         let n = self.t.id;
