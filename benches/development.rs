@@ -201,7 +201,7 @@ fn bench_backend(b: Backend) -> Value {
         s.gql(Some(&admin), "mutation($i:ID!){ updateContact(id:$i, input:{password:\"portal password 1\"}){ contact { id } errors { message } } }", json!({ "i": first_contact.to_string() }));
         s.login("voter0@voters.example", "portal password 1")
     };
-    let list_q = "{ devThreads(sort: VOTES, first: 50) { totalCount edges { node { id title status voteCount subscriberCount } } } }";
+    let list_q = "{ devThreads(sort: VOTES, first: 50) { pageInfo { hasNextPage endCursor } edges { node { id title status voteCount subscriberCount } } } }";
     let page_q = "query($i:ID){ devThread(id:$i){ title voteCount comments { authorName body createdAt } } }";
     let mut figures =
         json!({ "threads": THREADS, "votes": vote_rows.len(), "seed_s": (seeded_s * 10.0).round() / 10.0 });

@@ -468,12 +468,14 @@ pub async fn dev_thread(ctx: &Ctx, id: Option<ID>, shortcut: Option<String>) -> 
 
 pub async fn dev_threads(
     ctx: &Ctx,
+    count: bool,
     filter: Option<DevThreadFilter>,
     sort: Option<DevThreadSort>,
     first: Option<i32>,
     after: Option<String>,
 ) -> FieldResult<DevThreadConnection> {
-    let req = page_request(first, after)?;
+    let mut req = page_request(first, after)?;
+    req.count = count;
     let f = filter.unwrap_or_default();
     let sort = match sort.unwrap_or(DevThreadSort::Votes) {
         DevThreadSort::Votes => ThreadSort::Votes,

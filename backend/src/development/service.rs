@@ -1134,7 +1134,7 @@ pub fn list_threads(
         q
     };
     read_tx(&mut conn, |conn| {
-        let total: i64 = build().count().get_result(conn)?;
+        let total: i64 = if req.count { build().count().get_result(conn)? } else { -1 };
         let q = match sort {
             ThreadSort::Votes => build().order((dev_threads::vote_count.desc(), dev_threads::id.desc())),
             ThreadSort::Activity => build().order((dev_threads::last_activity_at.desc(), dev_threads::id.desc())),

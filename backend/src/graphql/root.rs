@@ -6,11 +6,11 @@ use crate::audit::graphql as audit;
 use crate::development::graphql as development;
 use crate::notifications::graphql as notifications;
 use crate::tickets::graphql as tickets;
-use juniper::{graphql_object, FieldResult, ID};
+use juniper::{graphql_object, Executor, FieldResult, ID};
 
 pub struct Query;
 
-#[graphql_object(context = Ctx)]
+#[graphql_object(context = Ctx, scalar = juniper::DefaultScalarValue)]
 impl Query {
     /// Who is signed in; null without credentials.
     fn viewer(ctx: &Ctx) -> Option<accounts::Viewer> {
@@ -23,12 +23,13 @@ impl Query {
     /// Tickets you may see, filtered and sorted (default: newest first). At most 100 a page.
     async fn tickets(
         ctx: &Ctx,
+        executor: &Executor<'_, '_, Ctx>,
         filter: Option<tickets::TicketFilterInput>,
         sort: Option<tickets::TicketSortInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> FieldResult<tickets::TicketConnection> {
-        tickets::tickets(ctx, filter, sort, first, after).await
+        tickets::tickets(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
     async fn company(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::CompanyGql>> {
         accounts::company(ctx, id).await
@@ -106,12 +107,13 @@ impl Query {
     /// Bug reports and feature requests (customers see public ones), by votes, activity or status.
     async fn dev_threads(
         ctx: &Ctx,
+        executor: &Executor<'_, '_, Ctx>,
         filter: Option<development::DevThreadFilter>,
         sort: Option<development::DevThreadSort>,
         first: Option<i32>,
         after: Option<String>,
     ) -> FieldResult<development::DevThreadConnection> {
-        development::dev_threads(ctx, filter, sort, first, after).await
+        development::dev_threads(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
     /// Your API tokens; with `all`, everyone's (admins only).
     async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {

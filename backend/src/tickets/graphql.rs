@@ -592,12 +592,14 @@ pub async fn ticket(ctx: &Ctx, number: i32) -> FieldResult<Option<TicketGql>> {
 
 pub async fn tickets(
     ctx: &Ctx,
+    count: bool,
     filter: Option<TicketFilterInput>,
     sort: Option<TicketSortInput>,
     first: Option<i32>,
     after: Option<String>,
 ) -> FieldResult<TicketConnection> {
-    let req = page_request(first, after)?;
+    let mut req = page_request(first, after)?;
+    req.count = count;
     let sort: TicketSort = sort.map(Into::into).unwrap_or_default();
     let filter = filter.unwrap_or_default().into_filter().gql()?;
     let result = ctx.run(move |app, who| service::list(app, who, &filter, sort, &req)).await.gql()?;
