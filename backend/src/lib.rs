@@ -9,6 +9,7 @@ pub mod changelog;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod development;
 pub mod error;
 pub mod files;
 pub mod graphql;

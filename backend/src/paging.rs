@@ -11,6 +11,9 @@ pub const DEFAULT_PAGE: i64 = 25;
 pub struct PageRequest {
     pub first: i64,
     pub after: Option<String>,
+    /// Whether the caller wants the total count (counting a large filtered set costs more
+    /// than the page itself; GraphQL asks only when `totalCount` is selected).
+    pub count: bool,
 }
 
 impl PageRequest {
@@ -19,7 +22,12 @@ impl PageRequest {
         if !(1..=MAX_PAGE).contains(&first) {
             return Err(ServiceError::invalid("first", format!("must be between 1 and {MAX_PAGE}")));
         }
-        Ok(PageRequest { first, after: after.filter(|a| !a.is_empty()) })
+        Ok(PageRequest { first, after: after.filter(|a| !a.is_empty()), count: true })
+    }
+
+    pub fn without_count(mut self) -> Self {
+        self.count = false;
+        self
     }
 
     pub fn offset(&self) -> ServiceResult<i64> {

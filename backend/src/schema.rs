@@ -255,6 +255,130 @@ diesel::joinable!(notifications -> tickets (ticket_id));
 diesel::joinable!(audit_log -> users (actor_user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 
+// ---- development threads
+
+diesel::table! {
+    products (id) {
+        id -> BigInt,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    releases (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        version -> Text,
+        build -> Text,
+        status -> Text,
+        release_date -> Nullable<Timestamp>,
+        notes -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_threads (id) {
+        id -> BigInt,
+        kind -> Text,
+        title -> Text,
+        description -> Text,
+        product_id -> BigInt,
+        affected_release_id -> Nullable<BigInt>,
+        fixed_in_release_id -> Nullable<BigInt>,
+        status -> Text,
+        duplicate_of_id -> Nullable<BigInt>,
+        visibility -> Text,
+        owner_user_id -> Nullable<BigInt>,
+        shortcut -> Text,
+        vote_count -> BigInt,
+        subscriber_count -> BigInt,
+        last_activity_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_labels (thread_id, label) {
+        thread_id -> BigInt,
+        label -> Text,
+    }
+}
+
+diesel::table! {
+    dev_comments (id) {
+        id -> BigInt,
+        thread_id -> BigInt,
+        internal -> Bool,
+        author_user_id -> Nullable<BigInt>,
+        author_contact_id -> Nullable<BigInt>,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_votes (id) {
+        id -> BigInt,
+        thread_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_subscriptions (id) {
+        id -> BigInt,
+        thread_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_ticket_links (thread_id, ticket_id) {
+        thread_id -> BigInt,
+        ticket_id -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dev_release_notices (id) {
+        id -> BigInt,
+        release_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        ticket_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(releases -> products (product_id));
+diesel::joinable!(dev_threads -> products (product_id));
+diesel::joinable!(dev_threads -> releases (affected_release_id));
+diesel::joinable!(dev_threads -> users (owner_user_id));
+diesel::joinable!(dev_labels -> dev_threads (thread_id));
+diesel::joinable!(dev_comments -> dev_threads (thread_id));
+diesel::joinable!(dev_comments -> users (author_user_id));
+diesel::joinable!(dev_comments -> contacts (author_contact_id));
+diesel::joinable!(dev_votes -> dev_threads (thread_id));
+diesel::joinable!(dev_votes -> users (user_id));
+diesel::joinable!(dev_votes -> contacts (contact_id));
+diesel::joinable!(dev_subscriptions -> dev_threads (thread_id));
+diesel::joinable!(dev_subscriptions -> users (user_id));
+diesel::joinable!(dev_subscriptions -> contacts (contact_id));
+diesel::joinable!(dev_ticket_links -> dev_threads (thread_id));
+diesel::joinable!(dev_ticket_links -> tickets (ticket_id));
+diesel::joinable!(dev_release_notices -> releases (release_id));
+diesel::joinable!(dev_release_notices -> users (user_id));
+diesel::joinable!(dev_release_notices -> contacts (contact_id));
+diesel::joinable!(dev_release_notices -> tickets (ticket_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     companies,
     company_domains,
@@ -275,6 +399,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     change_log,
     jobs,
     settings,
+    products,
+    releases,
+    dev_threads,
+    dev_labels,
+    dev_comments,
+    dev_votes,
+    dev_subscriptions,
+    dev_ticket_links,
+    dev_release_notices,
     web_sessions,
     user_totp,
     recovery_codes,

@@ -48,6 +48,7 @@ pub fn job_registry() -> Registry {
     let mut r = Registry::new();
     r.register(crate::tickets::service::AUTO_CLOSE_JOB, Arc::new(crate::tickets::service::auto_close));
     r.register(crate::accounts::sessions::PRUNE_JOB, Arc::new(crate::accounts::sessions::prune));
+    r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
     r
 }
 

@@ -7,5 +7,6 @@ pub mod support;
 
 mod browser;
 mod core;
+mod development;
 mod drift;
 mod web;

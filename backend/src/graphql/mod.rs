@@ -161,6 +161,12 @@ pub fn page_request(first: Option<i32>, after: Option<String>) -> FieldResult<Pa
     PageRequest::new(first, after).gql()
 }
 
+/// Whether a connection field's selection asks for `totalCount` (so the count query can be
+/// skipped when it does not).
+pub fn wants_total(executor: &juniper::Executor<'_, '_, Ctx>) -> bool {
+    executor.look_ahead().children().has_child("totalCount")
+}
+
 /// Parses an `ID` argument into a row id, naming the field when it is not one.
 pub fn id_arg(field: &str, id: &ID) -> ServiceResult<i64> {
     id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| ServiceError::invalid(field, "is not a valid id"))

@@ -3,13 +3,14 @@
 use super::Ctx;
 use crate::accounts::graphql as accounts;
 use crate::audit::graphql as audit;
+use crate::development::graphql as development;
 use crate::notifications::graphql as notifications;
 use crate::tickets::graphql as tickets;
-use juniper::{graphql_object, FieldResult, ID};
+use juniper::{graphql_object, Executor, FieldResult, ID};
 
 pub struct Query;
 
-#[graphql_object(context = Ctx)]
+#[graphql_object(context = Ctx, scalar = juniper::DefaultScalarValue)]
 impl Query {
     /// Who is signed in; null without credentials.
     fn viewer(ctx: &Ctx) -> Option<accounts::Viewer> {
@@ -22,12 +23,13 @@ impl Query {
     /// Tickets you may see, filtered and sorted (default: newest first). At most 100 a page.
     async fn tickets(
         ctx: &Ctx,
+        executor: &Executor<'_, '_, Ctx>,
         filter: Option<tickets::TicketFilterInput>,
         sort: Option<tickets::TicketSortInput>,
         first: Option<i32>,
         after: Option<String>,
     ) -> FieldResult<tickets::TicketConnection> {
-        tickets::tickets(ctx, filter, sort, first, after).await
+        tickets::tickets(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
     async fn company(ctx: &Ctx, id: ID) -> FieldResult<Option<accounts::CompanyGql>> {
         accounts::company(ctx, id).await
@@ -86,6 +88,32 @@ impl Query {
         after: Option<String>,
     ) -> FieldResult<audit::AuditEntryConnection> {
         audit::audit_log(ctx, first, after).await
+    }
+    /// Products (with their releases) that Development threads belong to.
+    async fn products(ctx: &Ctx) -> FieldResult<Vec<development::ProductGql>> {
+        development::products(ctx).await
+    }
+    async fn releases(ctx: &Ctx, product_id: Option<ID>) -> FieldResult<Vec<development::ReleaseGql>> {
+        development::releases(ctx, product_id).await
+    }
+    /// A development thread by id or by its shortcut.
+    async fn dev_thread(
+        ctx: &Ctx,
+        id: Option<ID>,
+        shortcut: Option<String>,
+    ) -> FieldResult<Option<development::ThreadGql>> {
+        development::dev_thread(ctx, id, shortcut).await
+    }
+    /// Bug reports and feature requests (customers see public ones), by votes, activity or status.
+    async fn dev_threads(
+        ctx: &Ctx,
+        executor: &Executor<'_, '_, Ctx>,
+        filter: Option<development::DevThreadFilter>,
+        sort: Option<development::DevThreadSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<development::DevThreadConnection> {
+        development::dev_threads(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
     /// Your API tokens; with `all`, everyone's (admins only).
     async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {
@@ -179,6 +207,77 @@ impl Mutation {
         input: accounts::CreateApiTokenInput,
     ) -> FieldResult<accounts::CreateApiTokenPayload> {
         accounts::create_api_token(ctx, input).await
+    }
+    async fn create_product(
+        ctx: &Ctx,
+        name: String,
+        description: Option<String>,
+    ) -> FieldResult<development::ProductPayload> {
+        development::create_product(ctx, name, description).await
+    }
+    async fn create_release(ctx: &Ctx, input: development::ReleaseFields) -> FieldResult<development::ReleasePayload> {
+        development::create_release(ctx, input).await
+    }
+    async fn update_release(
+        ctx: &Ctx,
+        id: ID,
+        input: development::ReleaseFields,
+    ) -> FieldResult<development::ReleasePayload> {
+        development::update_release(ctx, id, input).await
+    }
+    /// Ships a release: threads fixed in it become released and everyone following them
+    /// (and every linked ticket's requester) hears about it once.
+    async fn mark_release_released(ctx: &Ctx, id: ID) -> FieldResult<development::ReleasePayload> {
+        development::mark_release_released(ctx, id).await
+    }
+    async fn create_dev_thread(
+        ctx: &Ctx,
+        input: development::DevThreadFields,
+    ) -> FieldResult<development::DevThreadPayload> {
+        development::create_dev_thread(ctx, input).await
+    }
+    async fn update_dev_thread(
+        ctx: &Ctx,
+        id: ID,
+        input: development::DevThreadFields,
+    ) -> FieldResult<development::DevThreadPayload> {
+        development::update_dev_thread(ctx, id, input).await
+    }
+    /// One vote per person; voting again changes nothing.
+    async fn vote_thread(ctx: &Ctx, id: ID) -> FieldResult<development::DevThreadPayload> {
+        development::vote_thread(ctx, id).await
+    }
+    async fn unvote_thread(ctx: &Ctx, id: ID) -> FieldResult<development::DevThreadPayload> {
+        development::unvote_thread(ctx, id).await
+    }
+    async fn subscribe_thread(ctx: &Ctx, id: ID) -> FieldResult<development::DevThreadPayload> {
+        development::subscribe_thread(ctx, id).await
+    }
+    async fn unsubscribe_thread(ctx: &Ctx, id: ID) -> FieldResult<development::DevThreadPayload> {
+        development::unsubscribe_thread(ctx, id).await
+    }
+    /// Joins a thread by its shortcut (subscribes you).
+    async fn join_thread(ctx: &Ctx, shortcut: String) -> FieldResult<development::DevThreadPayload> {
+        development::join_thread(ctx, shortcut).await
+    }
+    /// Merges a duplicate into the surviving thread (votes and subscribers move).
+    async fn mark_thread_duplicate(ctx: &Ctx, id: ID, survivor_id: ID) -> FieldResult<development::DevThreadPayload> {
+        development::mark_thread_duplicate(ctx, id, survivor_id).await
+    }
+    async fn add_dev_comment(
+        ctx: &Ctx,
+        id: ID,
+        body: String,
+        internal: Option<bool>,
+    ) -> FieldResult<development::DevCommentPayload> {
+        development::add_dev_comment(ctx, id, body, internal).await
+    }
+    /// Moves a support ticket into Development on the customer's behalf.
+    async fn move_ticket_to_development(
+        ctx: &Ctx,
+        input: development::MoveTicketInput,
+    ) -> FieldResult<development::MoveTicketPayload> {
+        development::move_ticket_to_development(ctx, input).await
     }
     /// Turns GraphQL introspection on or off (admins only).
     async fn set_graphql_introspection(ctx: &Ctx, enabled: bool) -> FieldResult<bool> {

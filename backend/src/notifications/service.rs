@@ -135,3 +135,42 @@ pub fn mark_read(app: &App, who: &Principal, ids: Option<&[i64]>) -> ServiceResu
     })?;
     Ok(n as i64)
 }
+
+/// Posts one notification to many recipients with multi-row inserts (fan-outs to thousands
+/// of people: release notices, SLA escalations), in the caller's transaction.
+pub fn post_bulk(
+    conn: &mut DbConn,
+    recipients: &[Recipient],
+    n: &NewNotification<'_>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<Recipient> = recipients.iter().copied().filter(|r| seen.insert(*r)).collect();
+    for chunk in unique.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|r| {
+                let (user_id, contact_id) = match r {
+                    Recipient::User(id) => (Some(*id), None),
+                    Recipient::Contact(id) => (None, Some(*id)),
+                };
+                (
+                    notifications::user_id.eq(user_id),
+                    notifications::contact_id.eq(contact_id),
+                    notifications::kind.eq(n.kind),
+                    notifications::title.eq(n.title),
+                    notifications::body.eq(n.body),
+                    notifications::ticket_id.eq(n.ticket_id),
+                    notifications::link.eq(n.link),
+                    notifications::created_at.eq(now),
+                )
+            })
+            .collect();
+        // Multi-row inserts need the concrete backend.
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
+        };
+    }
+    Ok(())
+}

@@ -193,6 +193,10 @@ impl TicketGql {
             .map(|l| LinkGql(l, n))
             .collect())
     }
+    /// Development threads this ticket was moved into (customers see public ones).
+    async fn development_threads(&self, ctx: &Ctx) -> FieldResult<Vec<crate::development::graphql::ThreadGql>> {
+        crate::development::graphql::threads_of_ticket(ctx, self.t.id).await
+    }
     /// Every change, oldest first (staff only).
     async fn events(&self, ctx: &Ctx) -> FieldResult<Vec<EventGql>> {
         let n = self.t.id;
@@ -588,12 +592,14 @@ pub async fn ticket(ctx: &Ctx, number: i32) -> FieldResult<Option<TicketGql>> {
 
 pub async fn tickets(
     ctx: &Ctx,
+    count: bool,
     filter: Option<TicketFilterInput>,
     sort: Option<TicketSortInput>,
     first: Option<i32>,
     after: Option<String>,
 ) -> FieldResult<TicketConnection> {
-    let req = page_request(first, after)?;
+    let mut req = page_request(first, after)?;
+    req.count = count;
     let sort: TicketSort = sort.map(Into::into).unwrap_or_default();
     let filter = filter.unwrap_or_default().into_filter().gql()?;
     let result = ctx.run(move |app, who| service::list(app, who, &filter, sort, &req)).await.gql()?;

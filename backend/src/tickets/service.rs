@@ -93,7 +93,7 @@ pub fn list(
     };
     let mut conn = app.conn()?;
     read_tx(&mut conn, |conn| {
-        let total: i64 = store::filtered(filter, confined).count().get_result(conn)?;
+        let total: i64 = if req.count { store::filtered(filter, confined).count().get_result(conn)? } else { -1 };
         let mut rows: Vec<Ticket> = store::page(store::filtered(filter, confined), sort, after, req.first + 1)
             .select(Ticket::as_select())
             .load(conn)?;

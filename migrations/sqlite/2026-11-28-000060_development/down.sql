@@ -1,0 +1,9 @@
+DROP TABLE dev_release_notices;
+DROP TABLE dev_ticket_links;
+DROP TABLE dev_subscriptions;
+DROP TABLE dev_votes;
+DROP TABLE dev_comments;
+DROP TABLE dev_labels;
+DROP TABLE dev_threads;
+DROP TABLE releases;
+DROP TABLE products;
