@@ -64,7 +64,7 @@ fn bench_backend(b: Backend) -> Value {
 
 /// Bulk-loads `n` tickets spread over 50 companies and the six statuses, straight into the
 /// database (the fixture, not what is measured). Returns a company id to filter by.
-fn seed(s: &Server, n: i64) -> i64 {
+pub fn seed(s: &Server, n: i64) -> i64 {
     let url = match &s.db.url {
         Some(u) => wrench_backend::config::DatabaseUrl::Postgres(u.clone()),
         None => wrench_backend::config::DatabaseUrl::Sqlite(s.dir.join("wrench.db")),

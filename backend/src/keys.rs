@@ -15,6 +15,8 @@ pub enum Purpose {
     ReplyToken,
     MailStamp,
     Session,
+    /// Encrypts staff TOTP secrets at rest.
+    TotpSecret,
 }
 
 impl Purpose {
@@ -25,6 +27,7 @@ impl Purpose {
             Purpose::ReplyToken => b"wrench/reply-token/v1",
             Purpose::MailStamp => b"wrench/mail-stamp/v1",
             Purpose::Session => b"wrench/session/v1",
+            Purpose::TotpSecret => b"wrench/totp-secret/v1",
         }
     }
 }

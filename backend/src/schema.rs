@@ -408,4 +408,63 @@ diesel::allow_tables_to_appear_in_same_query!(
     dev_subscriptions,
     dev_ticket_links,
     dev_release_notices,
+    web_sessions,
+    user_totp,
+    recovery_codes,
+    contact_invites,
 );
+
+// ---- web UI sign-in (migration 2026-11-28-000040_web)
+
+diesel::table! {
+    web_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        auth_version -> BigInt,
+        pending -> Text,
+        client_addr -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_totp (user_id) {
+        user_id -> BigInt,
+        secret_enc -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_step -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        code_hash -> Text,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_invites (id) {
+        id -> BigInt,
+        contact_id -> BigInt,
+        token_hash -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(web_sessions -> users (user_id));
+diesel::joinable!(web_sessions -> contacts (contact_id));
+diesel::joinable!(user_totp -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
+diesel::joinable!(contact_invites -> contacts (contact_id));

@@ -39,6 +39,7 @@ pub fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     if let Some(msg) = crate::accounts::service::ensure_initial_admin(&app)? {
         tracing::info!("{msg}");
     }
+    crate::accounts::sessions::ensure_prune_scheduled(&app)?;
     Ok(app)
 }
 
@@ -46,6 +47,7 @@ pub fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
 pub fn job_registry() -> Registry {
     let mut r = Registry::new();
     r.register(crate::tickets::service::AUTO_CLOSE_JOB, Arc::new(crate::tickets::service::auto_close));
+    r.register(crate::accounts::sessions::PRUNE_JOB, Arc::new(crate::accounts::sessions::prune));
     r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
     r
 }

@@ -5,6 +5,8 @@
 
 pub mod support;
 
+mod browser;
 mod core;
 mod development;
 mod drift;
+mod web;

@@ -517,10 +517,10 @@ pub fn not_found_as_none<T>(r: crate::error::ServiceResult<T>) -> FieldResult<Op
     }
 }
 
-pub async fn login(ctx: &Ctx, email: String, password: String) -> FieldResult<LoginPayload> {
+pub async fn login(ctx: &Ctx, email: String, password: String, totp_code: Option<String>) -> FieldResult<LoginPayload> {
     let client = ctx.client.clone();
     let app = ctx.app.clone();
-    let r = tokio::task::spawn_blocking(move || service::login(&app, &email, &password, &client))
+    let r = tokio::task::spawn_blocking(move || service::login(&app, &email, &password, totp_code.as_deref(), &client))
         .await
         .unwrap_or_else(|e| Err(crate::error::ServiceError::internal(format!("login task: {e}"))));
     let expires = utc(ctx.app.now()) + chrono::Duration::hours(super::auth::JWT_LIFETIME_HOURS);

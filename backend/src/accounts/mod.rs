@@ -1,8 +1,12 @@
-//! Accounts: companies and their contacts, staff users, queues, sign-in and API tokens.
+//! Accounts: companies and their contacts, staff users, queues, sign-in (API and web
+//! sessions, TOTP, contact invites) and API tokens.
 pub mod auth;
 pub mod graphql;
+pub mod invites;
 pub mod model;
 pub mod password;
 pub mod ratelimit;
 pub mod service;
+pub mod sessions;
 pub mod store;
+pub mod totp;

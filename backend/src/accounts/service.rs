@@ -46,10 +46,11 @@ pub fn check_timezone(checks: &mut Checks, tz: &str) {
 
 // ---------------------------------------------------------------- sign-in
 
-/// Checks an email and password (staff first, then contacts) and issues a JWT.
-/// Every attempt reserves a slot in the per-account and per-address limits; a success
-/// gives it back. A wrong email and a wrong password get the same answer and timing.
-pub fn login(app: &App, email: &str, password_text: &str, client: &str) -> ServiceResult<(String, Principal)> {
+/// Checks an email and password (staff first, then contacts). Every attempt reserves a slot
+/// in the per-account and per-address limits; a success gives it back. A wrong email and a
+/// wrong password get the same answer and timing. Shared by the API's `login` and the web
+/// sign-in, so both surfaces have the same limits and the same rules.
+pub fn authenticate(app: &App, email: &str, password_text: &str, client: &str) -> ServiceResult<Subject> {
     let email = normalize_email(email);
     let now = app.clock.now();
     let acct_key = format!("acct:{email}");
@@ -80,6 +81,35 @@ pub fn login(app: &App, email: &str, password_text: &str, client: &str) -> Servi
     };
     app.login_limiter.forgive(&acct_key);
     app.login_ip_limiter.forgive(&addr_key);
+    Ok(subject)
+}
+
+/// Signs in over the API and issues a JWT. Staff who turned on two-factor sign-in must also
+/// give a current code (or a recovery code); when an admin requires two-factor sign-in, staff
+/// without it are told to set it up in the web UI first.
+pub fn login(
+    app: &App,
+    email: &str,
+    password_text: &str,
+    totp_code: Option<&str>,
+    client: &str,
+) -> ServiceResult<(String, Principal)> {
+    let subject = authenticate(app, email, password_text, client)?;
+    if let Subject::User(u) = &subject {
+        match super::totp::second_factor(app, u)? {
+            super::totp::SecondFactor::NotNeeded => {}
+            super::totp::SecondFactor::MustEnrol => {
+                return Err(ServiceError::invalid(
+                    "totpCode",
+                    "two-factor sign-in is required: set it up by signing in to the web UI first",
+                ))
+            }
+            super::totp::SecondFactor::Code => match totp_code.map(str::trim).filter(|c| !c.is_empty()) {
+                None => return Err(ServiceError::invalid("totpCode", "enter the code from your authenticator app")),
+                Some(code) => super::totp::check_sign_in_code(app, u.id, code)?,
+            },
+        }
+    }
     let token = auth::issue_jwt(app, &subject)?;
     let principal = match &subject {
         Subject::User(u) => Principal::staff(u, Scope::Full),
@@ -354,6 +384,18 @@ pub fn list_companies(
     Ok(Page::from_offset(rows, offset, page.first, total))
 }
 
+/// Names of the given companies in one query (staff only; for lists of contacts).
+pub fn company_names(app: &App, who: &Principal, ids: &[i64]) -> ServiceResult<std::collections::HashMap<i64, String>> {
+    who.require_staff()?;
+    let mut conn = app.conn()?;
+    Ok(companies::table
+        .filter(companies::id.eq_any(ids))
+        .select((companies::id, companies::name))
+        .load::<(i64, String)>(&mut conn)?
+        .into_iter()
+        .collect())
+}
+
 pub fn escape_like(s: &str) -> String {
     s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
@@ -547,6 +589,13 @@ pub fn get_contact(app: &App, who: &Principal, id: i64) -> ServiceResult<Contact
     }
     let mut conn = app.conn()?;
     store::contact(&mut conn, id)?.ok_or(ServiceError::NotFound("contact"))
+}
+
+/// A contact by email address (staff only; the web UI's "new ticket for" field).
+pub fn find_contact_by_email(app: &App, who: &Principal, email: &str) -> ServiceResult<Option<Contact>> {
+    who.require_staff()?;
+    let mut conn = app.conn()?;
+    Ok(store::contact_by_email(&mut conn, &normalize_email(email))?)
 }
 
 pub fn list_contacts(

@@ -125,9 +125,15 @@ pub struct Mutation;
 
 #[graphql_object(context = Ctx)]
 impl Mutation {
-    /// Signs in a staff user or contact; returns a JWT.
-    async fn login(ctx: &Ctx, email: String, password: String) -> FieldResult<accounts::LoginPayload> {
-        accounts::login(ctx, email, password).await
+    /// Signs in a staff user or contact; returns a JWT. Staff with two-factor sign-in also
+    /// give `totpCode`: the current code of their authenticator app, or a recovery code.
+    async fn login(
+        ctx: &Ctx,
+        email: String,
+        password: String,
+        totp_code: Option<String>,
+    ) -> FieldResult<accounts::LoginPayload> {
+        accounts::login(ctx, email, password, totp_code).await
     }
     async fn create_company(ctx: &Ctx, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
         accounts::create_company(ctx, input).await
