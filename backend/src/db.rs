@@ -65,6 +65,9 @@ pub fn open_pool(url: &DatabaseUrl, size: u32) -> Result<DbPool, DbError> {
     let manager = ConnectionManager::<DbConn>::new(connection_url(url));
     Pool::builder()
         .max_size(size)
+        // Open connections on demand: many servers (tests, several instances) share one
+        // PostgreSQL and its connection limit.
+        .min_idle(Some(1))
         .connection_timeout(Duration::from_secs(10))
         .connection_customizer(Box::new(SqliteSetup))
         .build(manager)

@@ -24,7 +24,7 @@ pub fn build_app(config: Config) -> anyhow::Result<Arc<App>> {
     };
     let size = match config.database {
         DatabaseUrl::Sqlite(_) => 16,
-        DatabaseUrl::Postgres(_) => 24,
+        DatabaseUrl::Postgres(_) => 16,
     };
     let pool = crate::db::open_pool(&config.database, size)?;
     {
