@@ -16,6 +16,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod keys;
+pub mod mail;
 pub mod notifications;
 pub mod paging;
 pub mod schema;
