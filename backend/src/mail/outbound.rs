@@ -46,6 +46,8 @@ pub struct OutMail {
     pub kind: &'static str,
     /// Sent by the system on its own (an acknowledgement, a status notice), not a person.
     pub automatic: bool,
+    /// The message this answers, when it is not yet recorded on the ticket.
+    pub answers: Option<String>,
 }
 
 /// Queues one message; returns its Message-ID, or `None` when the address hard-bounced
@@ -57,10 +59,16 @@ pub fn queue(conn: &mut DbConn, app: &App, mail: OutMail, now: NaiveDateTime) ->
     }
     let domain = own_domain(app);
     let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
-    let (references, in_reply_to) = match mail.ticket {
+    let (mut references, mut in_reply_to) = match mail.ticket {
         Some(t) => store::thread_ids(conn, t, 20)?,
         None => (Vec::new(), None),
     };
+    if let Some(a) = mail.answers.clone() {
+        if !references.contains(&a) {
+            references.push(a.clone());
+        }
+        in_reply_to = Some(a);
+    }
     let reply_to = match mail.ticket {
         Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
         None => app.config.mail_from.clone(),
@@ -119,6 +127,7 @@ pub fn acknowledge(
     t: &Ticket,
     to: &str,
     to_name: &str,
+    answers: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
     let body = format!(
@@ -139,6 +148,7 @@ pub fn acknowledge(
             ticket: Some(t.id),
             kind: "ack",
             automatic: true,
+            answers: answers.map(str::to_string),
         },
         now,
     )
@@ -165,6 +175,7 @@ pub fn on_staff_reply(
                 ticket: Some(t.id),
                 kind: "reply",
                 automatic: false,
+                answers: None,
             },
             now,
         )?;
@@ -193,6 +204,7 @@ pub fn on_status_change(conn: &mut DbConn, app: &App, t: &Ticket, to: Status, no
             ticket: Some(t.id),
             kind: "status",
             automatic: true,
+            answers: None,
         },
         now,
     )?;

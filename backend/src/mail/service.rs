@@ -674,7 +674,7 @@ fn decide_and_file(
     if automatic == Automatic::No && !matches!(sender, Sender::Staff(_)) {
         let since = now - Duration::days(1);
         if store::acks_since(conn, &from.address, since)? < ACKS_PER_DAY {
-            outbound::acknowledge(conn, app, &t, &from.address, &from.name, now)?;
+            outbound::acknowledge(conn, app, &t, &from.address, &from.name, parsed.message_id.as_deref(), now)?;
         }
     }
     Ok(Outcome::filed("new_ticket", id, entry))
