@@ -120,7 +120,8 @@ pub fn html_to_text(html: &str) -> String {
 
 /// HTML safe to show: scripts, styles, event handlers and remote `javascript:` gone.
 pub fn sanitize_html(html: &str) -> String {
-    ammonia::Builder::default().clean(html).to_string()
+    // `cid:` stays so inline images can be pointed at their stored attachment when filed.
+    ammonia::Builder::default().add_url_schemes(["cid"]).clean(html).to_string()
 }
 
 pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
