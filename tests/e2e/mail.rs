@@ -396,12 +396,17 @@ struct Smtp {
 
 impl Smtp {
     fn start(port: u16, dir: &Path) -> Smtp {
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
         let mut s = Smtp { port, dir: dir.to_path_buf(), child: None };
         s.spawn();
         s
     }
     fn spawn(&mut self) {
-        let child = Command::new("python3")
+        // Debian's package installs for the system interpreter (not a pyenv or venv one).
+        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+        let child = Command::new(python)
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.dir)
             .stdout(Stdio::null())
