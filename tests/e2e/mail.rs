@@ -40,12 +40,7 @@ fn post(s: &Server, raw: &str, to: Option<&str>) -> (u16, Value) {
     };
     let auth = format!("Bearer {TOKEN}");
     let r = s
-        .request(
-            "POST",
-            &path,
-            &[("Content-Type", "message/rfc822"), ("Authorization", &auth)],
-            Some(raw.as_bytes()),
-        )
+        .request("POST", &path, &[("Content-Type", "message/rfc822"), ("Authorization", &auth)], Some(raw.as_bytes()))
         .unwrap_or_else(|e| panic!("POST /mail/inbound: {e}\n{}", s.log_tail()));
     (r.status, r.json())
 }
@@ -134,7 +129,14 @@ both!(a_customer_mails_in_and_every_reply_finds_its_ticket, |b: Backend| {
     let (_, pat_token) = w.contact(&acme, "Pat Acme", "pat@acme.example");
 
     // A new ticket by mail, with a quoted signature kept out of nothing: the first message stays whole.
-    let first = msg("Pat Acme <Pat@Acme.example>", "support@msp.test", "Printer offline", "p1@acme.example", "", "The printer on floor 2 is offline.");
+    let first = msg(
+        "Pat Acme <Pat@Acme.example>",
+        "support@msp.test",
+        "Printer offline",
+        "p1@acme.example",
+        "",
+        "The printer on floor 2 is offline.",
+    );
     let (n, outcome) = accepted(&s, &first);
     assert_eq!(outcome, "new_ticket");
     let t = ticket(&s, &w.admin, n);
@@ -156,23 +158,51 @@ both!(a_customer_mails_in_and_every_reply_finds_its_ticket, |b: Backend| {
     assert_eq!(ack.header("In-Reply-To").as_deref(), Some("<p1@acme.example>"));
 
     // (1) By the signed token alone: new subject, no References.
-    let by_token = msg("pat@acme.example", &reply_to, "something else entirely", "p2@acme.example", "", "Token reply.\n\nOn Sat, Support wrote:\n> old stuff\n");
+    let by_token = msg(
+        "pat@acme.example",
+        &reply_to,
+        "something else entirely",
+        "p2@acme.example",
+        "",
+        "Token reply.\n\nOn Sat, Support wrote:\n> old stuff\n",
+    );
     let (st, v) = post(&s, &by_token, Some(&reply_to));
     assert_eq!((st, v["ticket"].as_i64(), v["outcome"].as_str()), (200, Some(n), Some("reply")), "{v}");
     let entries = thread(&s, &w.admin, n);
     assert_eq!(entries.last().unwrap()["body"], "Token reply.", "quoted history is trimmed: {entries:?}");
 
     // (2) By References alone (no token anywhere, no tag): Pat answers their own first mail.
-    let by_refs = msg("pat@acme.example", "support@msp.test", "more details", "p3@acme.example", "References: <p1@acme.example>\r\n", "References reply.");
+    let by_refs = msg(
+        "pat@acme.example",
+        "support@msp.test",
+        "more details",
+        "p3@acme.example",
+        "References: <p1@acme.example>\r\n",
+        "References reply.",
+    );
     assert_eq!(accepted(&s, &by_refs), (n, "reply".to_string()));
 
     // (3) By the subject tag alone, from a colleague at Acme (a new contact from the domain).
-    let by_tag = msg("Sam Acme <sam@acme.example>", "support@msp.test", &format!("Re: [#{n}] Printer offline"), "s1@acme.example", "", "Tag reply.");
+    let by_tag = msg(
+        "Sam Acme <sam@acme.example>",
+        "support@msp.test",
+        &format!("Re: [#{n}] Printer offline"),
+        "s1@acme.example",
+        "",
+        "Tag reply.",
+    );
     assert_eq!(accepted(&s, &by_tag), (n, "reply".to_string()));
     assert_eq!(thread(&s, &w.admin, n).len(), 4);
 
     // A stranger copying the tag does not join: a new ticket in triage, without a company.
-    let stranger = msg("mallory@evil.example", "support@msp.test", &format!("Re: [#{n}] Printer offline"), "m1@evil.example", "", "Let me in.");
+    let stranger = msg(
+        "mallory@evil.example",
+        "support@msp.test",
+        &format!("Re: [#{n}] Printer offline"),
+        "m1@evil.example",
+        "",
+        "Let me in.",
+    );
     let (m, outcome) = accepted(&s, &stranger);
     assert_ne!(m, n);
     assert_eq!(outcome, "new_ticket");
@@ -181,7 +211,14 @@ both!(a_customer_mails_in_and_every_reply_finds_its_ticket, |b: Backend| {
     assert!(thread(&s, &pat_token, n).iter().all(|e| e["body"] != "Let me in."));
 
     // The same message delivered three times is filed once.
-    let again = msg("pat@acme.example", "support@msp.test", "Re: Printer offline", "p4@acme.example", "In-Reply-To: <p1@acme.example>\r\n", "Once only.");
+    let again = msg(
+        "pat@acme.example",
+        "support@msp.test",
+        "Re: Printer offline",
+        "p4@acme.example",
+        "In-Reply-To: <p1@acme.example>\r\n",
+        "Once only.",
+    );
     let answers: Vec<(u16, Value)> = (0..3).map(|_| post(&s, &again, None)).collect();
     assert_eq!(answers[0].1["status"], "accepted");
     for (st, v) in &answers[1..] {
@@ -203,19 +240,29 @@ both!(staff_mail_counts_only_with_a_trusted_dmarc_pass, |b: Backend| {
     let acme = w.company("Acme", &["acme.example"]);
     w.contact(&acme, "Pat Acme", "pat@acme.example");
     w.staff("Terry Tech", "terry@msp.test", "TECHNICIAN");
-    let (n, _) = accepted(&s, &msg("pat@acme.example", "support@msp.test", "VPN down", "v1@acme.example", "", "VPN is down."));
+    let (n, _) =
+        accepted(&s, &msg("pat@acme.example", "support@msp.test", "VPN down", "v1@acme.example", "", "VPN is down."));
     let token_addr = wait_for("the acknowledgement", 20, || spool(&s).into_iter().find_map(|m| m.header("Reply-To")));
 
     // Trusted: the receiving MTA says DMARC passed for msp.test.
     let pass = format!("Authentication-Results: {AUTHSERV}; spf=pass smtp.mailfrom=msp.test; dkim=pass header.d=msp.test; dmarc=pass header.from=msp.test\r\n");
-    let staff_mail = msg("Terry Tech <terry@msp.test>", &token_addr, "Re: VPN down", "t1@msp.test", &pass, "Restarted the VPN gateway.");
+    let staff_mail = msg(
+        "Terry Tech <terry@msp.test>",
+        &token_addr,
+        "Re: VPN down",
+        "t1@msp.test",
+        &pass,
+        "Restarted the VPN gateway.",
+    );
     let (st, v) = post(&s, &staff_mail, None);
     assert_eq!((st, v["outcome"].as_str(), v["ticket"].as_i64()), (200, Some("reply"), Some(n)), "{v}");
     let last = thread(&s, &w.admin, n).last().cloned().unwrap();
     assert_eq!(last["authorKind"], "staff", "{last}");
     // The staff reply goes out to Pat by mail.
     wait_for("the staff reply mailed to Pat", 20, || {
-        spool(&s).into_iter().find(|m| m.raw.contains("Restarted the VPN gateway.") && m.to().contains("pat@acme.example"))
+        spool(&s)
+            .into_iter()
+            .find(|m| m.raw.contains("Restarted the VPN gateway.") && m.to().contains("pat@acme.example"))
     });
 
     // The same without the header, or with a pass from an authserv-id nobody trusts: held.
@@ -231,15 +278,30 @@ both!(staff_mail_counts_only_with_a_trusted_dmarc_pass, |b: Backend| {
     assert!(!bodies.iter().any(|b| b.contains("passwords") || b.contains("money")), "{bodies:?}");
 
     // The admin sees them with the reason, releases one and discards another.
-    let q = s.gql(Some(&w.admin), "{ mailQuarantine(first: 20){ totalCount edges { node { id messageId status reason fromAddress } } } }", json!({}));
-    let nodes: Vec<Value> = q["mailQuarantine"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
+    let q = s.gql(
+        Some(&w.admin),
+        "{ mailQuarantine(first: 20){ totalCount edges { node { id messageId status reason fromAddress } } } }",
+        json!({}),
+    );
+    let nodes: Vec<Value> =
+        q["mailQuarantine"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
     assert_eq!(nodes.len(), 3, "{q}");
     assert!(nodes.iter().all(|n| n["status"] == "held" && n["reason"].as_str().unwrap().contains("DMARC")), "{q}");
     let id_of = |mid: &str| nodes.iter().find(|n| n["messageId"] == mid).unwrap()["id"].as_str().unwrap().to_string();
-    let released = s.mutate(&w.admin, "releaseMail", "mutation($id:ID!){ releaseMail(id:$id){ ticketNumber outcome errors { field message } } }", json!({ "id": id_of("t2@msp.test") }));
+    let released = s.mutate(
+        &w.admin,
+        "releaseMail",
+        "mutation($id:ID!){ releaseMail(id:$id){ ticketNumber outcome errors { field message } } }",
+        json!({ "id": id_of("t2@msp.test") }),
+    );
     assert_eq!(released["ticketNumber"].as_i64(), Some(n), "{released}");
     assert!(thread(&s, &w.admin, n).iter().any(|e| e["body"] == "Send me the passwords."));
-    let discarded = s.mutate(&w.admin, "discardMail", "mutation($id:ID!){ discardMail(id:$id){ message { status } errors { field message } } }", json!({ "id": id_of("t3@msp.test") }));
+    let discarded = s.mutate(
+        &w.admin,
+        "discardMail",
+        "mutation($id:ID!){ discardMail(id:$id){ message { status } errors { field message } } }",
+        json!({ "id": id_of("t3@msp.test") }),
+    );
     assert_eq!(discarded["message"]["status"], "discarded");
     let q = s.gql(Some(&w.admin), "{ mailQuarantine(first: 20){ totalCount } }", json!({}));
     assert_eq!(q["mailQuarantine"]["totalCount"], 1);
@@ -269,7 +331,13 @@ both!(bounces_of_wrench_mail_land_on_the_ticket_and_backscatter_is_dropped, |b: 
     let (n, _) = accepted(&s, &msg("pat@acme.example", "support@msp.test", "Mailbox", "b1@acme.example", "", "Hello."));
     let ack = wait_for("the acknowledgement", 20, || spool(&s).into_iter().next());
 
-    let bounce = dsn(&ack.message_id(), "pat@acme.example", "5.1.1", "550 5.1.1 <pat@acme.example>: User unknown", "dsn1@mx.acme.example");
+    let bounce = dsn(
+        &ack.message_id(),
+        "pat@acme.example",
+        "5.1.1",
+        "550 5.1.1 <pat@acme.example>: User unknown",
+        "dsn1@mx.acme.example",
+    );
     let (st, v) = post(&s, &bounce, None);
     assert_eq!((st, v["outcome"].as_str(), v["ticket"].as_i64()), (200, Some("bounce"), Some(n)), "{v}");
     let last = thread(&s, &w.admin, n).last().cloned().unwrap();
@@ -311,7 +379,14 @@ both!(an_autoresponder_exchanges_at_most_one_message, |b: Backend| {
                 } else {
                     format!("In-Reply-To: <{}>\r\nAuto-Submitted: auto-replied\r\n", m.message_id())
                 };
-                let answer = msg(robot, &m.header("Reply-To").unwrap(), &format!("Auto: {}", m.header("Subject").unwrap()), &format!("r{round}-{}@acme.example", answered.len()), &headers, "I am away.");
+                let answer = msg(
+                    robot,
+                    &m.header("Reply-To").unwrap(),
+                    &format!("Auto: {}", m.header("Subject").unwrap()),
+                    &format!("r{round}-{}@acme.example", answered.len()),
+                    &headers,
+                    "I am away.",
+                );
                 let (st, _) = post(&s, &answer, None);
                 assert_eq!(st, 200);
             }
@@ -335,7 +410,11 @@ Content-Type: multipart/mixed; boundary=\"M\"\r\n\r\n--M\r\nContent-Type: multip
 --R\r\nContent-Type: image/png\r\nContent-ID: <shot1@acme>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--R--\r\n\
 --M\r\nContent-Type: application/pdf; name=\"report.pdf\"\r\nContent-Disposition: attachment; filename=\"report.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n";
     let (n, _) = accepted(&s, raw);
-    let d = s.gql(Some(&pat), "query($n:Int!){ ticketAttachments(number:$n){ id filename contentType size url } }", json!({ "n": n }));
+    let d = s.gql(
+        Some(&pat),
+        "query($n:Int!){ ticketAttachments(number:$n){ id filename contentType size url } }",
+        json!({ "n": n }),
+    );
     let atts = d["ticketAttachments"].as_array().unwrap().clone();
     assert_eq!(atts.len(), 2, "{d}");
     let pdf = atts.iter().find(|a| a["filename"] == "report.pdf").unwrap();
@@ -407,7 +486,15 @@ impl Smtp {
         // Debian's package installs for the system interpreter (not a pyenv or venv one).
         let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
         let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{}", self.port), "-c", "aiosmtpd.handlers.Mailbox"])
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{}", self.port),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -447,7 +534,9 @@ both!(notifications_reach_a_real_smtp_server_once_across_an_outage, |b: Backend|
     let acme = w.company("Acme", &["acme.example"]);
     w.contact(&acme, "Pat Acme", "pat@acme.example");
     let (n, _) = accepted(&s, &msg("pat@acme.example", "support@msp.test", "Outage", "o1@acme.example", "", "Hello."));
-    wait_for("the acknowledgement over SMTP", 30, || smtp.received().into_iter().find(|m| m.to().contains("pat@acme.example")));
+    wait_for("the acknowledgement over SMTP", 30, || {
+        smtp.received().into_iter().find(|m| m.to().contains("pat@acme.example"))
+    });
 
     // The SMTP server goes away; the technician keeps replying.
     smtp.stop();
@@ -492,7 +581,10 @@ both!(every_real_world_message_is_ingested_without_a_server_error, |b: Backend| 
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.extension().is_some_and(|x| x == "tsv" || x == "md") && !p.file_name().unwrap().to_string_lossy().starts_with("LICENSE") && !p.file_name().unwrap().to_string_lossy().starts_with("COPYING") {
+            } else if !p.extension().is_some_and(|x| x == "tsv" || x == "md")
+                && !p.file_name().unwrap().to_string_lossy().starts_with("LICENSE")
+                && !p.file_name().unwrap().to_string_lossy().starts_with("COPYING")
+            {
                 files.push(p);
             }
         }
@@ -504,7 +596,12 @@ both!(every_real_world_message_is_ingested_without_a_server_error, |b: Backend| 
     for f in &files {
         let raw = std::fs::read(f).unwrap();
         let r = s
-            .request("POST", "/mail/inbound", &[("Content-Type", "message/rfc822"), ("Authorization", &auth)], Some(&raw))
+            .request(
+                "POST",
+                "/mail/inbound",
+                &[("Content-Type", "message/rfc822"), ("Authorization", &auth)],
+                Some(&raw),
+            )
             .unwrap_or_else(|e| panic!("{}: {e}\n{}", f.display(), s.log_tail()));
         assert!(r.status < 500, "{} answered {}: {}", f.display(), r.status, r.text());
         assert!(matches!(r.status, 200 | 202 | 413 | 422), "{} answered {}", f.display(), r.status);

@@ -321,7 +321,11 @@ impl Mutation {
         mail::discard(ctx, id).await
     }
     /// Routes mail for a recipient address (or "default") to a queue; no queue removes it (admins).
-    async fn set_mail_route(ctx: &Ctx, address: String, queue_id: Option<ID>) -> FieldResult<Vec<crate::graphql::UserError>> {
+    async fn set_mail_route(
+        ctx: &Ctx,
+        address: String,
+        queue_id: Option<ID>,
+    ) -> FieldResult<Vec<crate::graphql::UserError>> {
         mail::set_route(ctx, address, queue_id).await
     }
 }

@@ -56,7 +56,9 @@ pub fn classify(m: &ParsedMail, own_host: &str, own_from: &str) -> Automatic {
             return Automatic::Yes;
         }
     }
-    for h in ["x-autoreply", "x-autorespond", "x-auto-response-suppress", "list-id", "list-unsubscribe", "x-autoresponder"] {
+    for h in
+        ["x-autoreply", "x-autorespond", "x-auto-response-suppress", "list-id", "list-unsubscribe", "x-autoresponder"]
+    {
         if m.header(h).is_some() {
             return Automatic::Yes;
         }

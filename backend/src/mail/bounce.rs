@@ -195,7 +195,8 @@ fn field(block: &str, name: &str) -> Option<String> {
 }
 
 fn decide(status: Option<&str>, hay: &str, whole: &str) -> bool {
-    let data_phase = whole.contains("in reply to end of data") || whole.contains("after end of data") || whole.contains(">>> data");
+    let data_phase =
+        whole.contains("in reply to end of data") || whole.contains("after end of data") || whole.contains(">>> data");
     let hard_txt = any(hay, HARD);
     let soft_txt = any(hay, SOFT);
     if status.is_some_and(|s| s.starts_with('4')) {
@@ -259,9 +260,18 @@ pub fn classify(m: &ParsedMail) -> Report {
     }
     let auto = m.header("auto-submitted").unwrap_or("").to_lowercase();
     let subject = m.subject.to_lowercase();
-    let vacation_subject = ["out of office", "out of the office", "vacation", "autoreply", "auto-reply", "automatic reply", "abwesen", "absence"]
-        .iter()
-        .any(|p| subject.contains(p));
+    let vacation_subject = [
+        "out of office",
+        "out of the office",
+        "vacation",
+        "autoreply",
+        "auto-reply",
+        "automatic reply",
+        "abwesen",
+        "absence",
+    ]
+    .iter()
+    .any(|p| subject.contains(p));
     if rt != "delivery-status" && !is_daemon(m) && (auto.starts_with("auto-replied") || vacation_subject) {
         return Report::Vacation;
     }
@@ -278,7 +288,9 @@ pub fn classify(m: &ParsedMail) -> Report {
         })
         .collect();
     let actions: Vec<String> = blocks.iter().filter_map(|b| field(b, "action")).map(|a| a.to_lowercase()).collect();
-    if !actions.is_empty() && actions.iter().all(|a| a.starts_with("delivered") || a.starts_with("relayed") || a.starts_with("expanded")) {
+    if !actions.is_empty()
+        && actions.iter().all(|a| a.starts_with("delivered") || a.starts_with("relayed") || a.starts_with("expanded"))
+    {
         return Report::Delivered;
     }
     let mut failures = Vec::new();

@@ -69,12 +69,16 @@ async fn inbound(app: web::Data<Arc<App>>, req: HttpRequest, mut body: web::Payl
         .await;
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("the message is larger than the limit of {} MB; send large files another way", limit / (1024 * 1024)),
+            &format!(
+                "the message is larger than the limit of {} MB; send large files another way",
+                limit / (1024 * 1024)
+            ),
         );
     }
     let a = app.get_ref().clone();
     let span = tracing::Span::current();
-    let result = tokio::task::spawn_blocking(move || span.in_scope(|| service::ingest(&a, &raw, recipient.as_deref()))).await;
+    let result =
+        tokio::task::spawn_blocking(move || span.in_scope(|| service::ingest(&a, &raw, recipient.as_deref()))).await;
     match result {
         Ok(Ok(receipt)) => {
             tracing::info!(status = receipt.status, outcome = %receipt.outcome, ticket = ?receipt.ticket, "inbound mail");
@@ -138,8 +142,11 @@ async fn attachment(app: web::Data<Arc<App>>, req: HttpRequest, path: web::Path<
         Ok(Ok((a, bytes))) => {
             let inline_image = a.content_type.starts_with("image/")
                 && matches!(a.content_type.as_str(), "image/png" | "image/jpeg" | "image/gif" | "image/webp");
-            let safe_name: String =
-                a.filename.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' }).collect();
+            let safe_name: String = a
+                .filename
+                .chars()
+                .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+                .collect();
             let disposition = if inline_image { "inline" } else { "attachment" };
             let ctype = if inline_image { a.content_type.clone() } else { "application/octet-stream".to_string() };
             HttpResponse::Ok()

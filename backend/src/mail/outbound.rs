@@ -279,7 +279,9 @@ pub fn build(app: &App, p: &serde_json::Value) -> Result<lettre::Message, JobErr
         b = b.in_reply_to(format!("<{irt}>"));
     }
     if p.get("automatic").and_then(|v| v.as_bool()).unwrap_or(false) {
-        b = b.raw_header(header("Auto-Submitted", "auto-replied")).raw_header(header("X-Auto-Response-Suppress", "All"));
+        b = b
+            .raw_header(header("Auto-Submitted", "auto-replied"))
+            .raw_header(header("X-Auto-Response-Suppress", "All"));
     }
     b.body(s("body")).map_err(|e| JobError::Fatal(format!("building the message: {e}")))
 }
@@ -301,7 +303,10 @@ fn transport(app: &App) -> Result<&'static Sender, JobError> {
 }
 
 fn safe_name(message_id: &str) -> String {
-    message_id.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@') { c } else { '_' }).collect()
+    message_id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@') { c } else { '_' })
+        .collect()
 }
 
 /// Job handler: sends one queued message. Idempotent for the spool (same file name);

@@ -187,7 +187,10 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, ParseError> {
 
     let report_type = msg
         .content_type()
-        .filter(|ct| ct.ctype().eq_ignore_ascii_case("multipart") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report")))
+        .filter(|ct| {
+            ct.ctype().eq_ignore_ascii_case("multipart")
+                && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+        })
         .map(|ct| ct.attribute("report-type").unwrap_or("").to_ascii_lowercase());
     let mut report_text = String::new();
     for (i, part) in msg.parts.iter().enumerate() {
@@ -264,7 +267,8 @@ Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text
 
     #[test]
     fn html_only_mail_becomes_text() {
-        let raw = b"From: a@b.example\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n<h1>Title</h1><p>Body &amp; more</p>";
+        let raw =
+            b"From: a@b.example\r\nSubject: s\r\nContent-Type: text/html\r\n\r\n<h1>Title</h1><p>Body &amp; more</p>";
         let m = parse(raw).unwrap();
         assert!(m.text.contains("Title") && m.text.contains("Body & more"), "{}", m.text);
         assert!(m.html.is_some());

@@ -138,8 +138,11 @@ pub fn record_rejected(
             mail_messages::kind.eq("held"),
             mail_messages::status.eq(if size.is_some() { "rejected" } else { "held" }),
             mail_messages::reason.eq(reason),
-            mail_messages::from_addr
-                .eq(head.as_ref().and_then(|h| h.from.as_ref()).map(|f| f.address.clone()).unwrap_or_default()),
+            mail_messages::from_addr.eq(head
+                .as_ref()
+                .and_then(|h| h.from.as_ref())
+                .map(|f| f.address.clone())
+                .unwrap_or_default()),
             mail_messages::to_addr.eq(recipient.unwrap_or("")),
             mail_messages::subject.eq(head.as_ref().map(|h| h.subject.clone()).unwrap_or_default()),
             mail_messages::raw_sha256.eq(sha),
@@ -183,8 +186,11 @@ fn file(
                         mail_messages::message_id.eq(key),
                         mail_messages::kind.eq("processing"),
                         mail_messages::status.eq("processing"),
-                        mail_messages::from_addr
-                            .eq(parsed.from.as_ref().map(|f| f.address.clone()).unwrap_or_default()),
+                        mail_messages::from_addr.eq(parsed
+                            .from
+                            .as_ref()
+                            .map(|f| f.address.clone())
+                            .unwrap_or_default()),
                         mail_messages::to_addr.eq(recipient.unwrap_or("").to_lowercase()),
                         mail_messages::subject.eq(&parsed.subject),
                         mail_messages::raw_sha256.eq(raw_sha),
@@ -282,7 +288,9 @@ pub fn authenticated(m: &ParsedMail, trusted: Option<&str>, from_domain: &str) -
             .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
             .map(|v| v.trim_matches(['"', ';', ')', '(']).to_ascii_lowercase())
     };
-    let aligned = |d: &str| d == from_domain || from_domain.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from_domain}"));
+    let aligned = |d: &str| {
+        d == from_domain || from_domain.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from_domain}"))
+    };
     for v in m.headers_named("authentication-results") {
         let mut parts = v.split(';');
         let id = parts.next().unwrap_or("").split_whitespace().next().unwrap_or("");
@@ -557,8 +565,15 @@ fn decide_and_file(
             None => match accounts::company_by_domain(conn, from.domain())? {
                 Some(company) if !claims_msp => {
                     let name = if from.name.is_empty() { from.address.clone() } else { from.name.clone() };
-                    let id =
-                        crate::accounts::service::insert_contact(conn, company.id, &name, &from.address, "", None, now)?;
+                    let id = crate::accounts::service::insert_contact(
+                        conn,
+                        company.id,
+                        &name,
+                        &from.address,
+                        "",
+                        None,
+                        now,
+                    )?;
                     Sender::Contact(accounts::contact(conn, id)?.ok_or(ServiceError::NotFound("contact"))?)
                 }
                 _ => Sender::Stranger(from.clone()),
@@ -661,7 +676,9 @@ fn decide_and_file(
             .execute(conn)?;
     }
     if parsed.html.is_some() {
-        diesel::update(ticket_entries::table.find(entry)).set(ticket_entries::body_html.eq(&parsed.html)).execute(conn)?;
+        diesel::update(ticket_entries::table.find(entry))
+            .set(ticket_entries::body_html.eq(&parsed.html))
+            .execute(conn)?;
     }
     if !matches!(sender, Sender::Stranger(_)) {
         if let Some(q) = route(conn, recipient)? {
@@ -693,8 +710,7 @@ pub fn quarantine(
     page: &PageRequest,
 ) -> ServiceResult<Page<store::MailMessage>> {
     who.require_admin()?;
-    let states: Vec<&str> =
-        if include_resolved { QUARANTINE_STATES.to_vec() } else { QUARANTINE_STATES[..3].to_vec() };
+    let states: Vec<&str> = if include_resolved { QUARANTINE_STATES.to_vec() } else { QUARANTINE_STATES[..3].to_vec() };
     let mut conn = app.conn()?;
     let offset = page.offset()?;
     let total: i64 = mail_messages::table
@@ -866,9 +882,8 @@ mod tests {
 
     #[test]
     fn only_the_trusted_authserv_id_counts() {
-        let mail = |ar: &str| {
-            parse::parse(format!("From: tina@msp.test\r\n{ar}Subject: x\r\n\r\nb").as_bytes()).unwrap()
-        };
+        let mail =
+            |ar: &str| parse::parse(format!("From: tina@msp.test\r\n{ar}Subject: x\r\n\r\nb").as_bytes()).unwrap();
         let pass = mail("Authentication-Results: mx.msp.test; spf=pass; dkim=pass header.d=msp.test; dmarc=pass header.from=msp.test\r\n");
         assert!(authenticated(&pass, Some("mx.msp.test"), "msp.test"));
         assert!(!authenticated(&pass, Some("other.example"), "msp.test"));

@@ -27,8 +27,8 @@ fn ct_eq(a: &str, b: &str) -> bool {
 /// The signed reply token of a ticket: `NUMBER-KID-MAC`.
 pub fn reply_token(keys: &Keys, ticket: i64) -> String {
     let kid = keys.current(Purpose::ReplyToken).id;
-    let mac = short_mac(keys, Purpose::ReplyToken, &kid, &format!("ticket:{ticket}"), TOKEN_MAC_BYTES)
-        .unwrap_or_default();
+    let mac =
+        short_mac(keys, Purpose::ReplyToken, &kid, &format!("ticket:{ticket}"), TOKEN_MAC_BYTES).unwrap_or_default();
     format!("{ticket}-{kid}-{mac}")
 }
 
@@ -40,7 +40,8 @@ pub fn verify_token(keys: &Keys, token: &str) -> Option<i64> {
         return None;
     }
     let ticket: i64 = n.parse().ok()?;
-    let want = short_mac(keys, Purpose::ReplyToken, &kid.to_ascii_lowercase(), &format!("ticket:{ticket}"), TOKEN_MAC_BYTES)?;
+    let want =
+        short_mac(keys, Purpose::ReplyToken, &kid.to_ascii_lowercase(), &format!("ticket:{ticket}"), TOKEN_MAC_BYTES)?;
     ct_eq(&want, &mac.to_ascii_lowercase()).then_some(ticket)
 }
 
