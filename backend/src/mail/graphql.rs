@@ -38,7 +38,8 @@ impl MailMessageGql {
     fn reason(&self) -> &str {
         &self.0.reason
     }
-    fn from_address(&self) -> &str {
+    #[graphql(name = "fromAddress")]
+    fn sender(&self) -> &str {
         &self.0.from_addr
     }
     /// The envelope recipient (in) or the recipient (out).
