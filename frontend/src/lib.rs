@@ -13,6 +13,7 @@ pub mod admin;
 pub mod form;
 pub mod notifications;
 pub mod page;
+pub mod search;
 pub mod session;
 pub mod tickets;
 
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tickets::configure(cfg);
     notifications::configure(cfg);
     admin::configure(cfg);
+    search::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 
