@@ -252,11 +252,11 @@ both!(typos_relevance_snippets_and_every_piece_of_syntax, |b: Backend| {
         "Printer jams on floor three",
         "The printer on floor three jams with <script>alert(1)</script> labels.",
     );
-    let old_toner = w.ticket(&tech_before, "Toner smudge on prints", "Grey toner smudge on every page.");
+    let old_toner = w.ticket(&tech_before, "Toner smudge on pages", "Grey toner smudge on every page.");
     s.set_clock("2026-03-20T10:00:00Z");
     // Sign-ins from three weeks ago have expired.
     let tech = s.login("terry@msp.test", "staff password 1");
-    let new_toner = w.ticket(&tech, "Toner smudge on prints", "Grey toner smudge on every page.");
+    let new_toner = w.ticket(&tech, "Toner smudge on pages", "Grey toner smudge on every page.");
     let scanner = ticket_as(
         &s,
         &tech,
