@@ -472,3 +472,57 @@ both!(reindex_under_write_load_loses_nothing, |b: Backend| {
     eventually(&s, &admin, "narwhal kind:ticket", |r| total(r) == 20 + written);
     eventually(&s, &admin, "narwhal during", |r| total(r) == written);
 });
+
+both!(the_search_page_shows_marked_snippets_facet_links_and_pages, |b: Backend| {
+    use crate::web::{location, Web};
+    let s = crate::support::server(b).start();
+    let w = World::new(&s);
+    let acme = w.company("Acme", &[]);
+    let globex = w.company("Globex", &[]);
+    let (_, pat) = w.contact(&acme, "Pat Acme", "pat@acme.example");
+    let (_, gina) = w.contact(&globex, "Gina Globex", "gina@globex.example");
+    let mut mine = Vec::new();
+    for i in 0..22 {
+        mine.push(w.ticket(&pat, &format!("Gizmo {i} broken"), "The <b>gizmo</b> is broken again."));
+    }
+    let theirs = w.ticket(&gina, "Gizmo at Globex", "Globex gizmo secret.");
+    eventually(&s, &w.admin, "gizmo kind:ticket", |r| total(r) == 23);
+
+    let mut staff = Web::new(&s);
+    staff.sign_in(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD);
+    let home = staff.get("/tickets");
+    assert!(home.text().contains("action=\"/search\""), "the header has a search box");
+    let r = staff.get("/search?q=gizmo+kind%3Aticket");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(html.contains("23 results"), "{html}");
+    assert!(html.contains("<mark>gizmo</mark>") || html.contains("<mark>Gizmo</mark>"), "{html}");
+    assert!(html.contains("&lt;b&gt;") && !html.contains("<b>gizmo"), "snippets are escaped: {html}");
+    assert!(
+        html.contains("href=\"/search?q=gizmo+kind%3Aticket+status%3Anew\""),
+        "facet links narrow the query: {html}"
+    );
+    assert!(html.contains("company%3A%22Globex%22"), "{html}");
+    let next = html.split("rel=\"next\"").next().and_then(|h| h.rsplit("href=\"").next()).unwrap().to_string();
+    let next = next.trim_end_matches("\" ").trim_end_matches('"').replace("&amp;", "&").replace("&#38;", "&");
+    let page2 = staff.get(&next);
+    assert_eq!(page2.status, 200, "{next}");
+    assert!(page2.text().contains("rel=\"prev\""), "{}", page2.text());
+    // A ticket number alone opens the ticket; a malformed query says what is wrong.
+    let go = staff.get(&format!("/search?q=%23{}", mine[0]));
+    assert_eq!(go.status, 303);
+    assert_eq!(location(&go), format!("/tickets/{}", mine[0]));
+    let bad = staff.get("/search?q=%22gizmo");
+    assert_eq!(bad.status, 422);
+    assert!(bad.text().contains("quote is not closed"), "{}", bad.text());
+
+    // The portal: Pat's search never shows Globex.
+    let mut portal = Web::new(&s);
+    portal.sign_in("pat@acme.example", "portal password 1");
+    let r = portal.get("/search?q=gizmo");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(html.contains("22 results"), "{html}");
+    assert!(!html.contains("Globex") && !html.contains(&format!("/tickets/{theirs}\"")), "{html}");
+    assert!(portal.get("/tickets").text().contains("action=\"/search\""));
+});
