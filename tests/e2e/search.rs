@@ -516,6 +516,10 @@ both!(the_search_page_shows_marked_snippets_facet_links_and_pages, |b: Backend| 
     assert_eq!(bad.status, 422);
     assert!(bad.text().contains("quote is not closed"), "{}", bad.text());
 
+    // Admins see the index's figures in the admin UI.
+    let admin_page = staff.get("/admin").text();
+    assert!(admin_page.contains("Search index") && admin_page.contains("Tickets: 23"), "{admin_page}");
+
     // The portal: Pat's search never shows Globex.
     let mut portal = Web::new(&s);
     portal.sign_in("pat@acme.example", "portal password 1");

@@ -146,32 +146,69 @@ impl Search {
         self.indexed.load(Ordering::Relaxed)
     }
 
-    /// Operational figures for admins (`/healthz`): generation, size, lag, counts by kind.
-    pub fn health(&self, change_log_head: i64) -> serde_json::Value {
-        let Some(g) = self.current() else {
-            return serde_json::json!({ "state": "building", "change_log_head": change_log_head });
+    /// Operational figures: generation, size, lag, counts by kind.
+    pub fn status(&self, change_log_head: i64) -> IndexStatus {
+        let indexed = self.indexed();
+        let mut st = IndexStatus {
+            ready: false,
+            generation: String::new(),
+            size_bytes: 0,
+            documents: 0,
+            by_kind: Vec::new(),
+            indexed_change: indexed,
+            change_log_head,
+            lag: (change_log_head - indexed.max(0)).max(0),
         };
+        let Some(g) = self.current() else { return st };
         let searcher = g.reader.searcher();
-        let mut counts = serde_json::Map::new();
+        st.ready = true;
+        st.generation = g.name.clone();
+        st.size_bytes = g.size_bytes();
+        st.documents = searcher.num_docs();
         for k in DocKind::ALL {
             let q = tantivy::query::TermQuery::new(
                 tantivy::Term::from_field_text(g.fields.kind, k.as_str()),
                 tantivy::schema::IndexRecordOption::Basic,
             );
             let n = searcher.search(&q, &tantivy::collector::Count).unwrap_or(0);
-            counts.insert(k.as_str().to_string(), n.into());
+            st.by_kind.push((k, n as u64));
         }
-        let indexed = self.indexed();
+        st
+    }
+
+    /// The same figures as JSON, for `/healthz` (admins only).
+    pub fn health(&self, change_log_head: i64) -> serde_json::Value {
+        let st = self.status(change_log_head);
+        if !st.ready {
+            return serde_json::json!({ "state": "building", "change_log_head": change_log_head });
+        }
+        let by_kind: serde_json::Map<String, serde_json::Value> =
+            st.by_kind.iter().map(|(k, n)| (k.as_str().to_string(), (*n).into())).collect();
         serde_json::json!({
             "state": "ready",
-            "generation": g.name,
+            "generation": st.generation,
             "schema_version": schema::SCHEMA_VERSION,
-            "size_bytes": g.size_bytes(),
-            "documents": searcher.num_docs(),
-            "documents_by_kind": counts,
-            "indexed_change": indexed,
-            "change_log_head": change_log_head,
-            "lag": (change_log_head - indexed.max(0)).max(0),
+            "size_bytes": st.size_bytes,
+            "documents": st.documents,
+            "documents_by_kind": by_kind,
+            "indexed_change": st.indexed_change,
+            "change_log_head": st.change_log_head,
+            "lag": st.lag,
         })
     }
+}
+
+/// How the index stands (for admins).
+#[derive(Debug, Clone)]
+pub struct IndexStatus {
+    pub ready: bool,
+    pub generation: String,
+    pub size_bytes: u64,
+    pub documents: u64,
+    pub by_kind: Vec<(DocKind, u64)>,
+    /// The change-log id the searchable index has reached.
+    pub indexed_change: i64,
+    pub change_log_head: i64,
+    /// Changes written but not yet searchable.
+    pub lag: i64,
 }

@@ -184,6 +184,14 @@ pub fn search(app: &App, who: &Principal, text: &str, page: &PageRequest) -> Ser
     })
 }
 
+/// The index's figures (admins only): generation, size, lag, documents by kind.
+pub fn index_status(app: &App, who: &Principal) -> ServiceResult<super::IndexStatus> {
+    who.require_admin()?;
+    let mut conn = app.conn()?;
+    let head = crate::changelog::head(&mut conn)?;
+    Ok(app.search.status(head))
+}
+
 /// The user's query, restricted to what the caller may see. Staff see every document; a
 /// contact only public documents and those of their company (internal notes and
 /// staff-only documents carry neither term).
