@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
+/// The tantivy this index is built with (for benchmarks and tools that open it directly).
+pub use tantivy;
 use tantivy::{Index, IndexReader, ReloadPolicy};
 
 pub const POINTER: &str = "CURRENT";
