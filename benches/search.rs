@@ -223,7 +223,7 @@ const QUERIES: &[(&str, &str)] = &[
     ("single_word", "toner"),
     ("two_words", "printer jam"),
     ("phrase", "\"paper jam\""),
-    ("filtered", "status:open company:\"Company 7\" printer"),
+    ("filtered", "status:open company:\"Company 7\""),
     ("typo", "scannr"),
 ];
 
