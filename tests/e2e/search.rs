@@ -144,6 +144,12 @@ both!(finds_what_was_just_written_and_forgets_what_was_merged_away, |b: Backend|
         k.contains(&"reply".to_string()) && k.contains(&"note".to_string())
     });
     eventually(&s, &tech, "zanzibar", |r| total(r) == 1);
+    // A ticket's status change reaches its replies and notes (they are filtered by it too);
+    // a later reply that leaves the ticket's fields alone keeps them.
+    s.mutate(&tech, "updateTicket", "mutation($n:Int!){ updateTicket(input:{number:$n, status: WAITING_ON_CUSTOMER}){ ticket { number } errors { field message } } }", json!({ "n": a }));
+    eventually(&s, &tech, "rollers status:waiting_on_customer", |r| total(r) == 2);
+    note(&s, &tech, a, "Ordered spare rollers.");
+    eventually(&s, &tech, "rollers status:waiting_on_customer", |r| total(r) == 3);
 
     // Companies and contacts are found too (staff).
     eventually(&s, &tech, "acme.example", |r| {

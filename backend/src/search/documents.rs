@@ -132,7 +132,18 @@ impl Names {
 /// A ticket's fields that its replies and notes carry too (so filters and permissions
 /// apply to them alike).
 fn ticket_base(t: &Ticket, tags: &[String], names: &Names) -> SearchDoc {
+    let shared = format!(
+        "{}\u{1}{:?}\u{1}{}\u{1}{}\u{1}{:?}\u{1}{}\u{1}{}",
+        t.subject,
+        t.company_id,
+        t.status,
+        t.priority,
+        t.assignee_id,
+        tags.join(","),
+        names.company(t.company_id)
+    );
     SearchDoc {
+        shared,
         number: t.id,
         subject: t.subject.clone(),
         company_id: t.company_id,
@@ -416,9 +427,19 @@ fn dev_thread_documents(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Searc
     )?;
     let mut out = Vec::with_capacity(threads.len() + comments.len());
     let by_id: HashMap<i64, &DevThread> = threads.iter().map(|t| (t.id, t)).collect();
+    let shared_of = |t: &DevThread| {
+        format!(
+            "{}\u{1}{}\u{1}{}\u{1}{}",
+            t.title,
+            t.status,
+            t.visibility,
+            labels.get(&t.id).map(|l| l.join(",")).unwrap_or_default()
+        )
+    };
     for t in &threads {
         let owner = owner_key("dev_thread", t.id);
         out.push(SearchDoc {
+            shared: shared_of(t),
             kind: Some(DocKind::DevThread),
             key: owner.clone(),
             owner,
@@ -444,6 +465,7 @@ fn dev_thread_documents(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<Searc
             authors.clear();
         }
         out.push(SearchDoc {
+            shared: shared_of(t),
             kind: Some(DocKind::DevComment),
             key: format!("dev_comment:{}", c.id),
             owner: owner_key("dev_thread", t.id),

@@ -39,25 +39,77 @@ const WRITER_MEMORY: usize = 50_000_000;
 const REBUILD_MEMORY: usize = 100_000_000;
 const REBUILD_PAGE: i64 = 500;
 
+/// What the owners' documents share, as last written (the committed index, overridden by
+/// what was written since the last commit).
+#[derive(Default)]
+pub struct Written {
+    since_commit: HashMap<String, String>,
+}
+
+impl Written {
+    fn get(&self, g: &Generation, searcher: &tantivy::Searcher, key: &str) -> Option<String> {
+        if let Some(s) = self.since_commit.get(key) {
+            return Some(s.clone());
+        }
+        use tantivy::schema::Value;
+        let q = tantivy::query::TermQuery::new(g.fields.key_term(key), tantivy::schema::IndexRecordOption::Basic);
+        let top = searcher.search(&q, &tantivy::collector::TopDocs::with_limit(1).order_by_score()).ok()?;
+        let (_, addr) = top.first()?;
+        let doc: tantivy::TantivyDocument = searcher.doc(*addr).ok()?;
+        doc.get_first(g.fields.shared).and_then(|v| v.as_str()).map(str::to_string)
+    }
+}
+
 /// Applies one batch of changes: every document a change's entity produced goes, then what
-/// the database holds now comes back. Returns how many documents were added.
-pub fn apply(conn: &mut DbConn, g: &Generation, writer: &IndexWriter, changes: &[Change]) -> anyhow::Result<usize> {
+/// the database holds now comes back. When an owner (a ticket, a thread) still shares with
+/// its documents what they were indexed with, only its own document is rewritten. Returns
+/// how many documents were added.
+pub fn apply(
+    conn: &mut DbConn,
+    g: &Generation,
+    writer: &IndexWriter,
+    written: &mut Written,
+    changes: &[Change],
+) -> anyhow::Result<usize> {
     let mut by_entity: HashMap<&str, BTreeSet<i64>> = HashMap::new();
     for c in changes {
         by_entity.entry(c.entity.as_str()).or_default().insert(c.entity_id);
     }
+    let searcher = g.reader.searcher();
     let mut added = 0;
     for kind in KINDS {
         let Some(ids) = by_entity.get(kind.entity) else { continue };
         let ids: Vec<i64> = ids.iter().copied().collect();
-        for id in &ids {
-            let key = documents::owner_key(kind.entity, *id);
-            writer.delete_term(g.fields.owner_term(&key));
-            writer.delete_term(g.fields.key_term(&key));
-        }
         for chunk in ids.chunks(REBUILD_PAGE as usize) {
             let docs = (kind.documents)(conn, chunk).with_context(|| format!("loading {} documents", kind.entity))?;
-            added += add_all(g, writer, &docs)?;
+            let mut by_owner: HashMap<&str, Vec<&SearchDoc>> = HashMap::new();
+            for d in &docs {
+                by_owner.entry(d.owner.as_str()).or_default().push(d);
+            }
+            for id in chunk {
+                let key = documents::owner_key(kind.entity, *id);
+                let mine = by_owner.remove(key.as_str()).unwrap_or_default();
+                let head = mine.iter().find(|d| d.key == key && !d.shared.is_empty());
+                let unchanged =
+                    head.is_some_and(|h| written.get(g, &searcher, &key).as_deref() == Some(h.shared.as_str()));
+                if let (true, Some(h)) = (unchanged, head) {
+                    writer.delete_term(g.fields.key_term(&key));
+                    writer.add_document(g.fields.to_document(h))?;
+                    added += 1;
+                    continue;
+                }
+                writer.delete_term(g.fields.owner_term(&key));
+                writer.delete_term(g.fields.key_term(&key));
+                if let Some(h) = head {
+                    written.since_commit.insert(key.clone(), h.shared.clone());
+                }
+                let owned: Vec<SearchDoc> = mine.into_iter().cloned().collect();
+                added += add_all(g, writer, &owned)?;
+            }
+            // Documents announced by their own key whose owner is another entity (a reply,
+            // owned by its ticket): each replaces its earlier version.
+            let rest: Vec<SearchDoc> = by_owner.into_values().flatten().cloned().collect();
+            added += add_all(g, writer, &rest)?;
         }
     }
     Ok(added)
@@ -145,6 +197,7 @@ struct Indexer {
     pending: usize,
     pending_since: Option<Instant>,
     pointer_checked: Instant,
+    written: Written,
 }
 
 impl Indexer {
@@ -163,6 +216,7 @@ impl Indexer {
             pending: 0,
             pending_since: None,
             pointer_checked: Instant::now(),
+            written: Written::default(),
         })
     }
 
@@ -213,7 +267,7 @@ impl Indexer {
             if late > 0 {
                 tracing::debug!("search: {late} change(s) committed late below the cursor");
             }
-            apply(&mut conn, &self.g, &self.writer, &changes)?;
+            apply(&mut conn, &self.g, &self.writer, &mut self.written, &changes)?;
             for c in &changes {
                 self.seen.insert(c.id);
                 self.cursor = self.cursor.max(c.id);
@@ -229,6 +283,7 @@ impl Indexer {
             if self.pending >= COMMIT_CHANGES || waited >= COMMIT_DELAY {
                 commit(&mut self.writer, self.cursor)?;
                 self.g.reader.reload()?;
+                self.written.since_commit.clear();
                 app.search.set_indexed(self.cursor);
                 self.pending = 0;
                 self.pending_since = None;

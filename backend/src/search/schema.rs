@@ -102,6 +102,10 @@ pub struct SearchDoc {
     pub updated: i64,
     /// A short stored line shown with the hit (an email, a thread kind…).
     pub extra: String,
+    /// What a ticket (or thread) shares with the documents it owns (subject, status,
+    /// company, tags…). When a change leaves it as indexed, only the owner's own document
+    /// is rewritten, not its whole thread.
+    pub shared: String,
 }
 
 /// Field handles of the schema.
@@ -126,6 +130,7 @@ pub struct Fields {
     pub created: Field,
     pub updated: Field,
     pub extra: Field,
+    pub shared: Field,
     pub facets: Field,
 }
 
@@ -168,6 +173,7 @@ pub fn build() -> (Schema, Fields) {
         created: b.add_i64_field("created", int_fast.clone()),
         updated: b.add_i64_field(UPDATED, int_fast),
         extra: b.add_text_field("extra", STORED),
+        shared: b.add_text_field("shared", STORED),
         facets: b.add_facet_field(FACETS, FacetOptions::default()),
     };
     (b.build(), fields)
@@ -197,6 +203,7 @@ impl Fields {
             created: f("created")?,
             updated: f(UPDATED)?,
             extra: f("extra")?,
+            shared: f("shared")?,
             facets: f(FACETS)?,
         })
     }
@@ -245,6 +252,7 @@ impl Fields {
         doc.add_i64(self.created, d.created);
         doc.add_i64(self.updated, d.updated);
         doc.add_text(self.extra, &d.extra);
+        doc.add_text(self.shared, &d.shared);
         doc.add_facet(self.facets, Facet::from_path(["kind", kind]));
         doc
     }
