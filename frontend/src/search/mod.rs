@@ -55,7 +55,8 @@ impl SearchPage {
             DocKind::Reply | DocKind::Note => Some(format!("/tickets/{}#entry-{}", h.number, h.id)),
             DocKind::Company => Some(format!("/companies/{}", h.id)),
             DocKind::Contact => Some(format!("/contacts/{}", h.id)),
-            DocKind::DevThread | DocKind::DevComment => None,
+            DocKind::DevThread => Some(format!("/development/{}", h.id)),
+            DocKind::DevComment => Some(format!("/development/{}", h.number)),
         }
     }
 
