@@ -14,6 +14,7 @@ pub mod development;
 pub mod form;
 pub mod notifications;
 pub mod page;
+pub mod search;
 pub mod session;
 pub mod tickets;
 
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     notifications::configure(cfg);
     admin::configure(cfg);
     development::configure(cfg);
+    search::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -10,4 +10,5 @@ mod core;
 mod development;
 mod drift;
 mod mail;
+mod search;
 mod web;
