@@ -49,6 +49,7 @@ pub fn job_registry() -> Registry {
     r.register(crate::tickets::service::AUTO_CLOSE_JOB, Arc::new(crate::tickets::service::auto_close));
     r.register(crate::accounts::sessions::PRUNE_JOB, Arc::new(crate::accounts::sessions::prune));
     r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
+    r.register(crate::assets::alerts::OFFLINE_JOB, Arc::new(crate::assets::alerts::offline_job));
     r
 }
 
@@ -80,6 +81,7 @@ where
                         .body("POST a GraphQL request here.\n")
                 }),
             )
+            .configure(crate::assets::ingest::routes)
             .configure(move |cfg| extra(cfg))
     })
     .bind(bind)
