@@ -564,3 +564,58 @@ both!(contacts_see_their_own_company_assets_and_agents_write_only_their_own, |b:
     assert_eq!(a1.once(), 75);
     assert_eq!(a1.spooled(), 1);
 });
+
+both!(technicians_read_an_asset_page_and_revoke_its_agent_on_the_web, |b: Backend| {
+    use crate::web::Web;
+    let s = crate::support::server(b).start();
+    let w = World::new(&s);
+    let acme = w.company("Acme", &[]);
+    let globex = w.company("Globex", &[]);
+    w.contact(&globex, "Gina Globex", "gina@globex.example");
+    let dir = temp_dir("wrench_agent_fixture");
+    let a = Agent::new().env("WRENCH_AGENT_LOG_FILES", "/nonexistent");
+    a.enroll(&s, &enrollment_key(&s, &w.admin, &acme));
+    assert_eq!(a.once(), 0);
+    let (db, _, version, _) = modified_dpkg_db(&dir);
+    let a = a.env("WRENCH_AGENT_DPKG_ADMINDIR", db.to_str().unwrap());
+    assert_eq!(a.once(), 0);
+    let id = a.credential()["asset_id"].as_i64().unwrap();
+
+    let mut web = Web::new(&s);
+    web.sign_in(crate::support::ADMIN_EMAIL, crate::support::ADMIN_PASSWORD);
+    let list = web.get(&format!("/assets?company={acme}"));
+    assert_eq!(list.status, 200);
+    assert!(list.text().contains(&format!("href=\"/assets/{id}\"")), "{}", list.text());
+    let page = web.get(&format!("/assets/{id}"));
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains(&machine_hostname()) && html.contains("Installed software"), "{html}");
+    assert!(html.contains("changed from") && html.contains(&version), "no readable history in {html}");
+
+    // Keys: CSRF required; a new key is shown once.
+    let r = web.post_raw("/assets/keys", &[("company", &acme), ("label", "web"), ("csrf_token", "forged")]);
+    assert_eq!(r.status, 403);
+    web.get("/assets/keys");
+    let r = web.post("/assets/keys", &[("company", &acme), ("label", "web")]);
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("wre_"), "{}", r.text());
+
+    // Revoking the agent on its page stops its reports.
+    let page = web.get(&format!("/assets/{id}")).text();
+    let action = page
+        .split("action=\"/assets/agents/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("revoke form")
+        .to_string();
+    let r = web.post(&format!("/assets/agents/{action}"), &[]);
+    assert_eq!(r.status, 303);
+    assert_eq!(a.once(), 75);
+
+    // Another company's contact: not found.
+    let mut gina = Web::new(&s);
+    gina.sign_in("gina@globex.example", "portal password 1");
+    assert_eq!(gina.get(&format!("/assets/{id}")).status, 404);
+    assert!(!gina.get("/assets").text().contains(&format!("/assets/{id}\"")));
+    let _ = std::fs::remove_dir_all(&dir);
+});

@@ -111,10 +111,8 @@ pub fn parse(xml: &[u8]) -> Result<OcsRequest, String> {
                 let value = text.trim().to_string();
                 match path.len() {
                     // REQUEST/FIELD
-                    2 => {
-                        if path[1] != "CONTENT" {
-                            req.fields.insert(path[1].clone(), value);
-                        }
+                    2 if path[1] != "CONTENT" => {
+                        req.fields.insert(path[1].clone(), value);
                     }
                     3 if path[1] == "CONTENT" => {
                         if let Some(s) = section.take() {

@@ -8,7 +8,7 @@ use crate::session::{app_of, run, SignedIn, Staff};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use wrench_backend::assets::model::{
-    Asset, AssetAlert, AssetChange, AssetLog, EnrollmentKey, Inventory, OcsCredential,
+    AgentCredential, Asset, AssetAlert, AssetChange, AssetLog, EnrollmentKey, Inventory, OcsCredential,
 };
 use wrench_backend::assets::service::{self as assets, AssetFilter};
 use wrench_backend::assets::store::LogQuery;
@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/assets/keys/{id}/revoke", web::post().to(revoke_key))
         .route("/assets/ocs", web::post().to(create_ocs))
         .route("/assets/ocs/{id}/revoke", web::post().to(revoke_ocs))
+        .route("/assets/agents/{id}/revoke", web::post().to(revoke_agent))
         .route("/assets/{id}", web::get().to(view));
 }
 
@@ -69,6 +70,7 @@ struct View {
     changes: Vec<AssetChange>,
     logs: Vec<AssetLog>,
     alerts: Vec<AssetAlert>,
+    agents: Vec<AgentCredential>,
 }
 
 impl View {
@@ -85,7 +87,7 @@ async fn view(req: HttpRequest, SignedIn(v): SignedIn, path: web::Path<i64>) -> 
     let id = path.into_inner();
     let who = v.who.clone();
     let staff = v.is_staff();
-    let (a, company, changes, logs, alerts) = run(&app, move |app| {
+    let (a, company, changes, logs, alerts, agents) = run(&app, move |app| {
         let a = assets::get(app, &who, id)?;
         let company = assets::company_name(app, a.company_id)?;
         let changes = assets::changes(app, &who, id, &PageRequest::new(Some(100), None)?)?;
@@ -95,7 +97,8 @@ async fn view(req: HttpRequest, SignedIn(v): SignedIn, path: web::Path<i64>) -> 
             Vec::new()
         };
         let alerts = assets::alerts(app, &who, id)?;
-        Ok((a, company, changes.items.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), logs, alerts))
+        let agents = if staff { assets::agents_of(app, &who, id)? } else { Vec::new() };
+        Ok((a, company, changes.items.into_iter().map(|(_, c)| c).collect::<Vec<_>>(), logs, alerts, agents))
     })
     .await?;
     let inv = a.inventory();
@@ -108,6 +111,7 @@ async fn view(req: HttpRequest, SignedIn(v): SignedIn, path: web::Path<i64>) -> 
         changes,
         logs,
         alerts,
+        agents,
     })
 }
 
@@ -212,4 +216,16 @@ async fn revoke_ocs(
     let (who, id) = (v.who.clone(), path.into_inner());
     run(&app, move |app| assets::revoke_ocs_credential(app, &who, id)).await?;
     Ok(see_other("/assets/keys"))
+}
+
+async fn revoke_agent(
+    req: HttpRequest,
+    Staff(v): Staff,
+    path: web::Path<i64>,
+    Form(_f): Form,
+) -> Result<HttpResponse, WebError> {
+    let app = app_of(&req)?;
+    let (who, id) = (v.who.clone(), path.into_inner());
+    let agent = run(&app, move |app| assets::revoke_agent(app, &who, id)).await?;
+    Ok(see_other(&format!("/assets/{}", agent.asset_id)))
 }
