@@ -131,7 +131,7 @@ pub fn log_matches(pattern: &str, line: &str) -> bool {
     pattern.split('|').map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()).any(|p| lower.contains(&p))
 }
 
-fn offline_key(asset_id: i64) -> String {
+pub fn offline_key(asset_id: i64) -> String {
     format!("asset-offline:{asset_id}")
 }
 

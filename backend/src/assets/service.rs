@@ -382,6 +382,16 @@ pub fn revoke_agent(app: &App, who: &Principal, agent_id: i64) -> ServiceResult<
             .execute(conn)?;
         if n > 0 {
             audit::record(conn, who, "asset.agent.revoke", "asset_agent", Some(agent_id), "", now)?;
+            // A revoked agent is expected to fall silent: no offline alert for it.
+            let asset_id: i64 = asset_agents::table.find(agent_id).select(asset_agents::asset_id).first(conn)?;
+            let active: i64 = asset_agents::table
+                .filter(asset_agents::asset_id.eq(asset_id))
+                .filter(asset_agents::revoked_at.is_null())
+                .count()
+                .get_result(conn)?;
+            if active == 0 {
+                crate::jobs::cancel(conn, &alerts::offline_key(asset_id))?;
+            }
         }
         Ok::<_, ServiceError>(())
     })?;
