@@ -14,6 +14,7 @@ mod assets;
 mod common;
 mod core;
 mod development;
+mod search;
 mod web;
 
 use serde_json::{json, Value};
@@ -21,8 +22,13 @@ use serde_json::{json, Value};
 type Bench = fn() -> Value;
 
 /// Every benchmark: (name, function). Features add theirs here.
-const BENCHES: &[(&str, Bench)] =
-    &[("core", core::run), ("development", development::run), ("web", web::run), ("assets", assets::run)];
+const BENCHES: &[(&str, Bench)] = &[
+    ("core", core::run),
+    ("development", development::run),
+    ("web", web::run),
+    ("search", search::run),
+    ("assets", assets::run),
+];
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();

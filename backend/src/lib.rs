@@ -20,6 +20,7 @@ pub mod keys;
 pub mod notifications;
 pub mod paging;
 pub mod schema;
+pub mod search;
 pub mod server;
 pub mod settings;
 pub mod tickets;

@@ -60,6 +60,7 @@ where
 {
     let registry = Arc::new(job_registry());
     tokio::spawn(jobs::worker(app.clone(), registry));
+    tokio::spawn(crate::search::indexer::run(app.clone()));
     let gql = Arc::new(crate::graphql::http::GraphqlState::new());
     let bind = app.config.bind;
     let data = web::Data::new(app.clone());

@@ -15,6 +15,7 @@ pub mod development;
 pub mod form;
 pub mod notifications;
 pub mod page;
+pub mod search;
 pub mod session;
 pub mod tickets;
 
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     assets::configure(cfg);
     development::configure(cfg);
+    search::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -10,4 +10,5 @@ mod browser;
 mod core;
 mod development;
 mod drift;
+mod search;
 mod web;

@@ -116,6 +116,16 @@ impl Query {
     ) -> FieldResult<development::DevThreadConnection> {
         development::dev_threads(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
+    /// Full-text search over everything you may see: words, "phrases", field:value,
+    /// -exclude, OR, date ranges (created:>2026-01-01, updated:<7d). At most 100 a page.
+    async fn search(
+        ctx: &Ctx,
+        query: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<crate::search::graphql::SearchConnection> {
+        crate::search::graphql::search(ctx, query, first, after).await
+    }
     /// Your API tokens; with `all`, everyone's (admins only).
     async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {
         accounts::api_tokens(ctx, all).await
