@@ -10,6 +10,7 @@
 #[allow(dead_code)]
 pub mod support;
 
+mod assets;
 mod common;
 mod core;
 mod development;
@@ -28,6 +29,7 @@ const BENCHES: &[(&str, Bench)] = &[
     ("web", web::run),
     ("search", search::run),
     ("mail", mail::run),
+    ("assets", assets::run),
 ];
 
 fn main() {

@@ -515,3 +515,140 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+// ---- assets and server agents (migration 2026-11-28-000100_assets)
+
+diesel::table! {
+    asset_enrollment_keys (id) {
+        id -> BigInt,
+        company_id -> BigInt,
+        label -> Text,
+        key_hash -> Text,
+        key_hint -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        use_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    assets (id) {
+        id -> BigInt,
+        company_id -> BigInt,
+        hostname -> Text,
+        source -> Text,
+        device_id -> Text,
+        os_name -> Text,
+        os_version -> Text,
+        kernel -> Text,
+        snapshot -> Nullable<Text>,
+        content_hash -> Text,
+        health -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Nullable<Timestamp>,
+        inventory_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    asset_agents (id) {
+        id -> BigInt,
+        asset_id -> BigInt,
+        enrollment_key_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    asset_reports (id) {
+        id -> BigInt,
+        asset_id -> BigInt,
+        report_id -> Text,
+        kind -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    asset_changes (id) {
+        id -> BigInt,
+        asset_id -> BigInt,
+        kind -> Text,
+        subject -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    asset_logs (id) {
+        id -> BigInt,
+        asset_id -> BigInt,
+        source -> Text,
+        line -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    asset_check_settings (id) {
+        id -> BigInt,
+        scope -> Text,
+        company_id -> Nullable<BigInt>,
+        asset_id -> Nullable<BigInt>,
+        check_kind -> Text,
+        enabled -> Bool,
+        threshold -> Nullable<BigInt>,
+        pattern -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    asset_alerts (id) {
+        id -> BigInt,
+        asset_id -> BigInt,
+        check_key -> Text,
+        ticket_id -> Nullable<BigInt>,
+        detail -> Text,
+        opened_at -> Timestamp,
+        last_failed_at -> Timestamp,
+        failures -> BigInt,
+        noted_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    ocs_credentials (id) {
+        id -> BigInt,
+        company_id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(asset_agents -> assets (asset_id));
+diesel::joinable!(asset_changes -> assets (asset_id));
+diesel::joinable!(asset_logs -> assets (asset_id));
+diesel::joinable!(asset_alerts -> assets (asset_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    asset_enrollment_keys,
+    assets,
+    asset_agents,
+    asset_reports,
+    asset_changes,
+    asset_logs,
+    asset_check_settings,
+    asset_alerts,
+    ocs_credentials,
+);

@@ -50,6 +50,7 @@ pub fn job_registry() -> Registry {
     r.register(crate::accounts::sessions::PRUNE_JOB, Arc::new(crate::accounts::sessions::prune));
     r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
     r.register(crate::mail::outbound::SEND_JOB, Arc::new(crate::mail::outbound::send));
+    r.register(crate::assets::alerts::OFFLINE_JOB, Arc::new(crate::assets::alerts::offline_job));
     r
 }
 
@@ -83,6 +84,7 @@ where
                 }),
             )
             .configure(crate::mail::inbound::configure)
+            .configure(crate::assets::ingest::routes)
             .configure(move |cfg| extra(cfg))
     })
     .bind(bind)

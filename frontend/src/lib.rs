@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod assets;
 pub mod development;
 pub mod form;
 pub mod notifications;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tickets::configure(cfg);
     notifications::configure(cfg);
     admin::configure(cfg);
+    assets::configure(cfg);
     development::configure(cfg);
     search::configure(cfg);
     cfg.default_service(web::to(not_found));

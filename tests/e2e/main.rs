@@ -5,6 +5,7 @@
 
 pub mod support;
 
+mod assets;
 mod browser;
 mod core;
 mod development;

@@ -203,7 +203,17 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        self.port = free_port();
+        self.spawn_on(free_port());
+    }
+
+    /// Starts a stopped server again on the same port (clients keep their URL).
+    pub fn start_again(&mut self) {
+        let port = self.port;
+        self.spawn_on(port);
+    }
+
+    fn spawn_on(&mut self, port: u16) {
+        self.port = port;
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("server.log")).expect("log file");
         let mut cmd = Command::new(wrench_bin());

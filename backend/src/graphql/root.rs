@@ -2,6 +2,7 @@
 
 use super::Ctx;
 use crate::accounts::graphql as accounts;
+use crate::assets::graphql as assets;
 use crate::audit::graphql as audit;
 use crate::development::graphql as development;
 use crate::mail::graphql as mail;
@@ -154,6 +155,28 @@ impl Query {
     /// Whether mail to this address hard-bounced (staff).
     async fn mail_undeliverable(ctx: &Ctx, email: String) -> FieldResult<bool> {
         mail::undeliverable(ctx, email).await
+    }
+    /// An asset by id; null when it does not exist or is not yours to see.
+    async fn asset(ctx: &Ctx, id: ID) -> FieldResult<Option<assets::AssetGql>> {
+        assets::asset(ctx, id).await
+    }
+    /// Assets you may see (contacts: their company's), by hostname. At most 100 a page.
+    async fn assets(
+        ctx: &Ctx,
+        executor: &Executor<'_, '_, Ctx>,
+        filter: Option<assets::AssetFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<assets::AssetConnection> {
+        assets::assets(ctx, super::wants_total(executor), filter, first, after).await
+    }
+    /// Agent enrollment keys (staff only).
+    async fn enrollment_keys(ctx: &Ctx, company_id: Option<ID>) -> FieldResult<Vec<assets::EnrollmentKeyGql>> {
+        assets::enrollment_keys(ctx, company_id).await
+    }
+    /// OCS/FusionInventory credentials (staff only).
+    async fn ocs_credentials(ctx: &Ctx, company_id: Option<ID>) -> FieldResult<Vec<assets::OcsCredentialGql>> {
+        assets::ocs_credentials(ctx, company_id).await
     }
 }
 
@@ -337,5 +360,34 @@ impl Mutation {
         queue_id: Option<ID>,
     ) -> FieldResult<Vec<crate::graphql::UserError>> {
         mail::set_route(ctx, address, queue_id).await
+    }
+    /// A key a company's agents enroll with; the key is in the payload once (staff only).
+    async fn create_enrollment_key(
+        ctx: &Ctx,
+        company_id: ID,
+        label: Option<String>,
+    ) -> FieldResult<assets::CreateEnrollmentKeyPayload> {
+        assets::create_enrollment_key(ctx, company_id, label).await
+    }
+    async fn revoke_enrollment_key(ctx: &Ctx, id: ID) -> FieldResult<assets::EnrollmentKeyPayload> {
+        assets::revoke_enrollment_key(ctx, id).await
+    }
+    /// Stops an agent's credential from reporting (staff only).
+    async fn revoke_agent_credential(ctx: &Ctx, id: ID) -> FieldResult<assets::AgentCredentialPayload> {
+        assets::revoke_agent_credential(ctx, id).await
+    }
+    /// HTTP basic credentials for a company's OCS/FusionInventory agents (staff only).
+    async fn create_ocs_credential(
+        ctx: &Ctx,
+        input: assets::CreateOcsCredentialInput,
+    ) -> FieldResult<assets::CreateOcsCredentialPayload> {
+        assets::create_ocs_credential(ctx, input).await
+    }
+    async fn revoke_ocs_credential(ctx: &Ctx, id: ID) -> FieldResult<assets::OcsCredentialPayload> {
+        assets::revoke_ocs_credential(ctx, id).await
+    }
+    /// Overrides an asset check for a company or one asset (staff only).
+    async fn set_asset_check(ctx: &Ctx, input: assets::SetAssetCheckInput) -> FieldResult<assets::AssetChecksPayload> {
+        assets::set_asset_check(ctx, input).await
     }
 }

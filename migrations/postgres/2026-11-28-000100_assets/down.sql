@@ -1,0 +1,9 @@
+DROP TABLE ocs_credentials;
+DROP TABLE asset_alerts;
+DROP TABLE asset_check_settings;
+DROP TABLE asset_logs;
+DROP TABLE asset_changes;
+DROP TABLE asset_reports;
+DROP TABLE asset_agents;
+DROP TABLE assets;
+DROP TABLE asset_enrollment_keys;
