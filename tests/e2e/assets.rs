@@ -523,6 +523,37 @@ both!(contacts_see_their_own_company_assets_and_agents_write_only_their_own, |b:
     // Staff see both; contacts cannot make keys.
     let d = s.gql(Some(&w.admin), "{ assets { totalCount } }", json!({}));
     assert_eq!(d["assets"]["totalCount"], 2);
+
+    // Search finds assets by hostname and by installed software, inside the same walls.
+    let found = |token: &str, q: &str| -> Vec<String> {
+        let d = s.gql(
+            Some(token),
+            "query($q:String!){ search(query:$q, first:50){ totalCount edges { kind node { ... on AssetHit { id hostname } } } } }",
+            json!({ "q": q }),
+        );
+        let mut ids: Vec<String> = d["search"]["edges"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|e| e["kind"] == "asset")
+                    .map(|e| e["node"]["id"].as_str().unwrap_or("").to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    };
+    let host = machine_hostname();
+    let mut both_ids = vec![id1.to_string(), id2.to_string()];
+    both_ids.sort();
+    wait_for("both assets in the search index", 20, || found(&w.admin, &format!("kind:asset \"{host}\"")) == both_ids);
+    assert_eq!(
+        found(&pat, &format!("kind:asset \"{host}\"")),
+        vec![id1.to_string()],
+        "a contact finds only their company's asset"
+    );
+    wait_for("installed software in the search index", 20, || found(&w.admin, "kind:asset bash") == both_ids);
+    assert_eq!(found(&pat, "kind:asset bash"), vec![id1.to_string()]);
     let d = s.gql(
         Some(&pat),
         "mutation($c:ID!){ createEnrollmentKey(companyId:$c){ key errors { message } } }",

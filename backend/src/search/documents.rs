@@ -41,6 +41,7 @@ pub const KINDS: &[Kind] = &[
         all_ids: Some(dev_thread_ids),
         count: Some(dev_thread_count),
     },
+    Kind { entity: "asset", documents: asset_documents, all_ids: Some(asset_ids), count: Some(asset_count) },
 ];
 
 pub fn kind(entity: &str) -> Option<&'static Kind> {
@@ -501,4 +502,60 @@ fn dev_thread_count(conn: &mut DbConn) -> QueryResult<i64> {
     let t: i64 = dev_threads::table.count().get_result(conn)?;
     let c: i64 = dev_comments::table.count().get_result(conn)?;
     Ok(t + c)
+}
+
+// ---------------------------------------------------------------- assets
+
+/// Assets: the hostname and what runs there (OS, installed software, services, addresses),
+/// visible to staff and to the contacts of the asset's company.
+fn asset_documents(conn: &mut DbConn, ids: &[i64]) -> QueryResult<Vec<SearchDoc>> {
+    let rows: Vec<crate::assets::model::Asset> = crate::schema::assets::table
+        .filter(crate::schema::assets::id.eq_any(ids))
+        .order(crate::schema::assets::id)
+        .select(crate::assets::model::Asset::as_select())
+        .load(conn)?;
+    let names = Names::load(conn, HashSet::new(), HashSet::new(), rows.iter().map(|a| a.company_id).collect())?;
+    Ok(rows
+        .into_iter()
+        .map(|a| {
+            let inv = a.inventory();
+            let os = [a.os_name.as_str(), a.os_version.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let mut body = vec![os.clone(), a.kernel.clone()];
+            body.extend(inv.interfaces.iter().flat_map(|i| i.addresses.iter().cloned()));
+            body.push(inv.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" "));
+            body.push(inv.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" "));
+            SearchDoc {
+                kind: Some(DocKind::Asset),
+                key: owner_key("asset", a.id),
+                owner: owner_key("asset", a.id),
+                id: a.id,
+                subject: a.hostname,
+                body: body.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n"),
+                names: names.company(Some(a.company_id)),
+                company_id: Some(a.company_id),
+                acl: vec![acl_company(a.company_id)],
+                extra: os,
+                created: ts(a.created_at),
+                updated: ts(a.last_seen_at.unwrap_or(a.created_at)),
+                ..Default::default()
+            }
+        })
+        .collect())
+}
+
+fn asset_ids(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    crate::schema::assets::table
+        .filter(crate::schema::assets::id.gt(after))
+        .order(crate::schema::assets::id)
+        .limit(limit)
+        .select(crate::schema::assets::id)
+        .load(conn)
+}
+
+fn asset_count(conn: &mut DbConn) -> QueryResult<i64> {
+    crate::schema::assets::table.count().get_result(conn)
 }

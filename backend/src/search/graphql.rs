@@ -108,6 +108,20 @@ pub struct DevCommentHit {
     pub created_at: DateTime<Utc>,
 }
 
+/// A server or workstation an agent reports on.
+#[derive(GraphQLObject)]
+#[graphql(context = Ctx)]
+pub struct AssetHit {
+    pub id: ID,
+    pub hostname: String,
+    pub hostname_html: String,
+    /// Operating system name and version.
+    pub os: String,
+    pub company_name: Option<String>,
+    pub snippet_html: String,
+    pub last_seen_at: DateTime<Utc>,
+}
+
 #[derive(GraphQLUnion)]
 #[graphql(context = Ctx)]
 pub enum SearchHit {
@@ -118,6 +132,7 @@ pub enum SearchHit {
     Contact(ContactHit),
     DevThread(DevThreadHit),
     DevComment(DevCommentHit),
+    Asset(AssetHit),
 }
 
 #[derive(GraphQLObject)]
@@ -126,7 +141,7 @@ pub struct SearchEdge {
     pub cursor: String,
     /// Relevance (with the recency boost); higher is better.
     pub score: f64,
-    /// The kind of document: ticket, reply, note, company, contact, thread, comment.
+    /// The kind of document: ticket, reply, note, company, contact, thread, comment, asset.
     pub kind: String,
     pub node: SearchHit,
 }
@@ -238,6 +253,15 @@ fn node(h: Hit) -> SearchHit {
             internal: h.extra == "internal",
             snippet_html: h.snippet_html,
             created_at: at(h.created),
+        }),
+        DocKind::Asset => SearchHit::Asset(AssetHit {
+            id: to_id(h.id),
+            hostname: h.title,
+            hostname_html: h.title_html,
+            os: h.extra,
+            company_name: h.company_name,
+            snippet_html: h.snippet_html,
+            last_seen_at: at(h.updated),
         }),
     }
 }

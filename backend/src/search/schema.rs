@@ -9,7 +9,7 @@ use tantivy::schema::{
 };
 use tantivy::{TantivyDocument, Term};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The kinds of document, as stored in the `kind` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,10 +21,11 @@ pub enum DocKind {
     Contact,
     DevThread,
     DevComment,
+    Asset,
 }
 
 impl DocKind {
-    pub const ALL: [DocKind; 7] = [
+    pub const ALL: [DocKind; 8] = [
         DocKind::Ticket,
         DocKind::Reply,
         DocKind::Note,
@@ -32,6 +33,7 @@ impl DocKind {
         DocKind::Contact,
         DocKind::DevThread,
         DocKind::DevComment,
+        DocKind::Asset,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +45,7 @@ impl DocKind {
             DocKind::Contact => "contact",
             DocKind::DevThread => "thread",
             DocKind::DevComment => "comment",
+            DocKind::Asset => "asset",
         }
     }
 
@@ -59,6 +62,7 @@ impl DocKind {
             DocKind::Contact => "Contacts",
             DocKind::DevThread => "Development threads",
             DocKind::DevComment => "Development comments",
+            DocKind::Asset => "Assets",
         }
     }
 }

@@ -57,6 +57,7 @@ impl SearchPage {
             DocKind::Contact => Some(format!("/contacts/{}", h.id)),
             DocKind::DevThread => Some(format!("/development/{}", h.id)),
             DocKind::DevComment => Some(format!("/development/{}", h.number)),
+            DocKind::Asset => Some(format!("/assets/{}", h.id)),
         }
     }
 
