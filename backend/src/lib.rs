@@ -21,4 +21,5 @@ pub mod paging;
 pub mod schema;
 pub mod server;
 pub mod settings;
+pub mod sla;
 pub mod tickets;
