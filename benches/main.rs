@@ -13,6 +13,7 @@ pub mod support;
 mod common;
 mod core;
 mod development;
+mod sla;
 mod web;
 
 use serde_json::{json, Value};
@@ -20,7 +21,8 @@ use serde_json::{json, Value};
 type Bench = fn() -> Value;
 
 /// Every benchmark: (name, function). Features add theirs here.
-const BENCHES: &[(&str, Bench)] = &[("core", core::run), ("development", development::run), ("web", web::run)];
+const BENCHES: &[(&str, Bench)] =
+    &[("core", core::run), ("development", development::run), ("web", web::run), ("sla", sla::run)];
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();

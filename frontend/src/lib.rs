@@ -14,6 +14,7 @@ pub mod form;
 pub mod notifications;
 pub mod page;
 pub mod session;
+pub mod sla;
 pub mod tickets;
 
 use actix_web::http::header;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tickets::configure(cfg);
     notifications::configure(cfg);
     admin::configure(cfg);
+    sla::admin::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

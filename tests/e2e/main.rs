@@ -9,4 +9,5 @@ mod browser;
 mod core;
 mod development;
 mod drift;
+mod sla;
 mod web;

@@ -83,7 +83,7 @@ fn job_key(clock_id: i64) -> String {
 }
 
 /// The one hook the ticket service calls, inside its transaction, after a change.
-pub fn on_ticket(conn: &mut DbConn, app: &App, ticket_id: i64, trigger: Trigger, now: NaiveDateTime) -> ServiceResult<()> {
+pub fn on_ticket(conn: &mut DbConn, _app: &App, ticket_id: i64, trigger: Trigger, now: NaiveDateTime) -> ServiceResult<()> {
     let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? else { return Ok(()) };
     let rules = Rules::load(conn, t.company_id)?;
     let escalate = sync(conn, &t, &rules, trigger, now, true)?;
@@ -350,7 +350,8 @@ fn sync(
             }
         }
         let new_pending = pending(&c);
-        if new_pending != old_pending || w.rearm {
+        // A deadline job re-arms itself (its row is deleted once the handler returns).
+        if new_pending != old_pending || w.rearm || trigger == Trigger::Deadline {
             match new_pending {
                 Some(at) => jobs::schedule(conn, DEADLINE_JOB, &json!({ "ticket": t.id }), at, Some(&job_key(c.id)), now)?,
                 None => {
@@ -577,6 +578,8 @@ pub struct ClockView {
     /// Business seconds left (negative: overdue by that much); `None` without a target or once met.
     pub remaining_seconds: Option<i64>,
     pub elapsed_seconds: i64,
+    /// The warning threshold has passed (and the clock still runs or waits).
+    pub past_warning: bool,
     pub met_at: Option<NaiveDateTime>,
     pub breached_at: Option<NaiveDateTime>,
 }
@@ -593,6 +596,7 @@ fn view(c: &Clock, cal: Option<&BusinessCalendar>, now: NaiveDateTime) -> ClockV
         warn_at: c.warn_at,
         remaining_seconds: remaining,
         elapsed_seconds: elapsed,
+        past_warning: c.met_at.is_none() && c.warn_at.is_some_and(|w| w <= now),
         met_at: c.met_at,
         breached_at: c.breached_at,
     }
@@ -1043,6 +1047,10 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, e: &ClockEvent) {
+        if e.target_minutes.is_none() {
+            // A clock without a target can be neither met nor breached.
+            return;
+        }
         match e.event.as_str() {
             "met" => {
                 self.met += 1;

@@ -81,9 +81,15 @@ pub fn list(
 ) -> ServiceResult<TicketPage> {
     who.require_signed_in()?;
     let confined = who.confined_to_company();
-    if confined.is_some() && (filter.assignee.is_some() || filter.queue_id.is_some() || filter.tag.is_some()) {
+    if confined.is_some()
+        && (filter.assignee.is_some()
+            || filter.queue_id.is_some()
+            || filter.tag.is_some()
+            || filter.sla_due_before.is_some()
+            || sort.field == store::SortField::SlaDue)
+    {
         // Staff-only fields cannot be used to learn anything by filtering either.
-        return Err(ServiceError::invalid("filter", "assignee, queue and tag filters are for staff"));
+        return Err(ServiceError::invalid("filter", "assignee, queue, tag and SLA filters are for staff"));
     }
     let after = match &req.after {
         None => None,

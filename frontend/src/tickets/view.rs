@@ -237,6 +237,7 @@ struct StaffPage {
     queues: Vec<Queue>,
     errors: Errors,
     k: Kept,
+    sla: Vec<crate::sla::ClockRow>,
 }
 
 #[derive(Template)]
@@ -259,6 +260,7 @@ struct StaffData {
     watchers: Vec<String>,
     users: Vec<User>,
     queues: Vec<Queue>,
+    sla: Vec<crate::sla::ClockRow>,
 }
 
 fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64) -> Result<StaffData, ServiceError> {
@@ -300,7 +302,8 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
         .map(|(_, u)| u)
         .collect();
     let queues = accounts::list_queues(app, who)?;
-    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues })
+    let sla = crate::sla::clock_rows(app, who, n)?;
+    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, sla })
 }
 
 async fn staff_page(
@@ -344,6 +347,7 @@ async fn staff_page(
         queues: d.queues,
         errors,
         k,
+        sla: d.sla,
     })
 }
 

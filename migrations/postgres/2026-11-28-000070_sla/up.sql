@@ -74,6 +74,9 @@ CREATE TABLE sla_events (
 CREATE INDEX sla_events_ticket ON sla_events(ticket_id, id);
 CREATE INDEX sla_events_created ON sla_events(created_at, event);
 
+-- The job worker finds the earliest lease to expire without scanning every waiting job.
+CREATE INDEX jobs_leased ON jobs(locked_until) WHERE locked_until IS NOT NULL;
+
 -- The ticket's next running deadline, for sorting and filtering lists (far future: none).
 ALTER TABLE tickets ADD COLUMN sla_due_at TIMESTAMP NOT NULL DEFAULT '9999-12-31 00:00:00';
 CREATE INDEX tickets_sla_due ON tickets(sla_due_at, id);

@@ -1,3 +1,4 @@
+DROP INDEX jobs_leased;
 DROP INDEX tickets_sla_due;
 ALTER TABLE tickets DROP COLUMN sla_due_at;
 DROP TABLE sla_events;
