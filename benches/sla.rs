@@ -89,7 +89,13 @@ fn bench_backend(b: Backend) -> Value {
     let opened = now - Span::hours(1);
     let due = opened + Span::days(30);
     let warn = opened + Span::minutes(30 * 1440 * 75 / 100);
-    let first_id: i64 = tickets::table.select(diesel::dsl::max(tickets::id)).first::<Option<i64>>(&mut *conn).ok().flatten().unwrap_or(0) + 1;
+    let first_id: i64 = tickets::table
+        .select(diesel::dsl::max(tickets::id))
+        .first::<Option<i64>>(&mut *conn)
+        .ok()
+        .flatten()
+        .unwrap_or(0)
+        + 1;
     let ticket_rows: Vec<_> = (0..n)
         .map(|i| {
             (

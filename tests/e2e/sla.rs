@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 const CLOCKS: &str = "query($n:Int!){ ticket(number:$n){ slaClocks { kind state targetMinutes dueAt warnAt \
                       remainingSeconds overdueSeconds elapsedSeconds metAt breachedAt } } }";
 
+/// Tokens live 12 hours by the server's (manual) clock: sign in again after a jump.
+fn tech_token(s: &Server) -> String {
+    s.login("tess@msp.example", "staff password 1")
+}
+
 fn clocks(s: &Server, token: &str, number: i64) -> Vec<Value> {
     let d = s.gql(Some(token), CLOCKS, json!({ "n": number }));
     d["ticket"]["slaClocks"].as_array().cloned().unwrap_or_default()
@@ -111,7 +116,8 @@ both!(friday_afternoon_under_nine_to_five_lands_on_monday, |backend: Backend| {
         .iter()
         .map(|p| json!({ "priority": p, "firstResponseMinutes": 240, "resolutionMinutes": 960 }))
         .collect();
-    let policy = create_policy(&s, &w.admin, json!({ "name": "Business hours", "calendarId": cal, "targets": targets }));
+    let policy =
+        create_policy(&s, &w.admin, json!({ "name": "Business hours", "calendarId": cal, "targets": targets }));
     let acme = w.company("Acme", &["acme.example"]);
     attach(&s, &w.admin, &acme, &policy);
     let (_, alice) = w.contact(&acme, "Alice", "alice@acme.example");
@@ -131,28 +137,34 @@ both!(friday_afternoon_under_nine_to_five_lands_on_monday, |backend: Backend| {
 
     // Over the weekend the business clock stands still.
     s.set_clock("2026-11-29T12:00:00Z");
-    let fr = clock(&s, &w.admin, n, "FIRST_RESPONSE");
+    let admin = s.admin();
+    let fr = clock(&s, &admin, n, "FIRST_RESPONSE");
     assert_eq!(fr["remainingSeconds"], 3 * 3600);
     assert_eq!(fr["elapsedSeconds"], 3600);
 
     // The default policy counts calendar time: 24 hours, no resolution target.
     s.set_clock("2026-11-27T16:00:00Z");
     let m = w.ticket(&bob, "Mail down", "No mail since noon");
-    let all = clocks(&s, &w.admin, m);
+    let admin = s.admin();
+    let all = clocks(&s, &admin, m);
     assert_eq!(all.len(), 1, "default policy: first response only: {all:?}");
     assert_eq!(all[0]["kind"], "FIRST_RESPONSE");
     assert_eq!(all[0]["dueAt"], "2026-11-28T16:00:00Z");
 
     // The ticket list sorts and filters by the next deadline.
     let d = s.gql(
-        Some(&w.admin),
+        Some(&admin),
         "{ tickets(sort:{field:SLA_DUE_AT, direction:ASC}, filter:{slaDueBefore:\"2026-11-29T00:00:00Z\"}){ edges { node { number slaDueAt } } } }",
         json!({}),
     );
     let listed: Vec<i64> =
         d["tickets"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["number"].as_i64().unwrap()).collect();
     assert_eq!(listed, vec![m], "only the default-policy ticket is due before Sunday");
-    let d = s.gql(Some(&w.admin), "{ tickets(sort:{field:SLA_DUE_AT, direction:ASC}){ edges { node { number } } } }", json!({}));
+    let d = s.gql(
+        Some(&admin),
+        "{ tickets(sort:{field:SLA_DUE_AT, direction:ASC}){ edges { node { number } } } }",
+        json!({}),
+    );
     let order: Vec<i64> =
         d["tickets"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["number"].as_i64().unwrap()).collect();
     assert_eq!(order, vec![m, n]);
@@ -185,23 +197,24 @@ both!(waiting_on_customer_for_a_week_does_not_breach, |backend: Backend| {
 
     // A week later: nothing breached, nothing lost.
     s.set_clock("2026-11-09T09:30:00Z");
+    let (admin, alice) = (s.admin(), s.login("alice@acme.example", "portal password 1"));
     std::thread::sleep(Duration::from_millis(600));
-    let res = clock(&s, &w.admin, n, "RESOLUTION");
+    let res = clock(&s, &admin, n, "RESOLUTION");
     assert_eq!(res["state"], "PAUSED");
     assert_eq!(res["remainingSeconds"], 480 * 60 - 1800);
-    assert_eq!(notifications(&s, &w.admin, "sla.breach"), Vec::<Value>::new());
+    assert_eq!(notifications(&s, &admin, "sla.breach"), Vec::<Value>::new());
 
     // The customer answers: resolution runs again from where it stood.
     reply(&s, &alice, n, "Version 5.2", None);
-    let res = clock(&s, &w.admin, n, "RESOLUTION");
+    let res = clock(&s, &admin, n, "RESOLUTION");
     assert_eq!(res["state"], "RUNNING");
     assert_eq!(res["dueAt"], "2026-11-09T17:00:00Z", "7.5 hours left from 09:30");
-    let nu = clock(&s, &w.admin, n, "NEXT_UPDATE");
+    let nu = clock(&s, &admin, n, "NEXT_UPDATE");
     assert_eq!(nu["state"], "RUNNING", "the customer's message re-arms next update");
     assert_eq!(nu["dueAt"], "2026-11-09T11:30:00Z");
     // A staff reply meets it.
-    reply(&s, &w.admin, n, "Thanks, fixed in 5.3", None);
-    assert_eq!(clock(&s, &w.admin, n, "NEXT_UPDATE")["state"], "MET");
+    reply(&s, &admin, n, "Thanks, fixed in 5.3", None);
+    assert_eq!(clock(&s, &admin, n, "NEXT_UPDATE")["state"], "MET");
 });
 
 both!(priority_change_mid_way_remeasures_without_losing_time, |backend: Backend| {
@@ -243,27 +256,30 @@ both!(priority_change_mid_way_remeasures_without_losing_time, |backend: Backend|
 
 both!(breach_while_the_server_was_down_fires_once_on_start, |backend: Backend| {
     let mut s = server(backend).clock("2026-11-02T08:00:00Z").start();
-    let w = World::new(&s);
-    let (tech_id, tech) = w.staff("Tess Tech", "tess@msp.example", "technician");
-    let acme = w.company("Acme", &["acme.example"]);
+    let (tech_id, acme, admin) = {
+        let w = World::new(&s);
+        let (tech_id, _) = w.staff("Tess Tech", "tess@msp.example", "TECHNICIAN");
+        (tech_id, w.company("Acme", &["acme.example"]), w.admin.clone())
+    };
     let p = s.mutate(
-        &w.admin,
+        &admin,
         "createTicket",
         "mutation($i:CreateTicketInput!){ createTicket(input:$i){ ticket { number } errors { field message } } }",
         json!({ "i": { "subject": "Backups failing", "body": "Since Friday", "companyId": acme, "assigneeId": tech_id } }),
     );
     let n = p["ticket"]["number"].as_i64().unwrap();
-    assert_eq!(clock(&s, &w.admin, n, "FIRST_RESPONSE")["dueAt"], "2026-11-03T08:00:00Z");
+    assert_eq!(clock(&s, &admin, n, "FIRST_RESPONSE")["dueAt"], "2026-11-03T08:00:00Z");
 
     s.stop(false);
     s.set_clock("2026-11-03T09:00:00Z");
     s.restart();
+    let (admin, tech) = (s.admin(), tech_token(&s));
     let breaches = expect_notifications(&s, &tech, "sla.breach", 1);
     assert_eq!(breaches[0]["ticketNumber"], n);
-    expect_notifications(&s, &w.admin, "sla.breach", 1);
+    expect_notifications(&s, &admin, "sla.breach", 1);
     // The warning's moment passed too, but the breach supersedes it.
     assert_eq!(notifications(&s, &tech, "sla.warning"), Vec::<Value>::new());
-    let fr = clock(&s, &w.admin, n, "FIRST_RESPONSE");
+    let fr = clock(&s, &admin, n, "FIRST_RESPONSE");
     assert_eq!(fr["state"], "BREACHED");
     assert_eq!(fr["overdueSeconds"], 3600);
 
@@ -271,16 +287,17 @@ both!(breach_while_the_server_was_down_fires_once_on_start, |backend: Backend| {
     s.stop(true);
     s.set_clock("2026-11-04T09:00:00Z");
     s.restart();
+    let (admin, tech) = (s.admin(), tech_token(&s));
     expect_notifications(&s, &tech, "sla.breach", 1);
     // A late reply does not turn the breach into a success.
     reply(&s, &tech, n, "Looking into it", None);
-    assert_eq!(clock(&s, &w.admin, n, "FIRST_RESPONSE")["state"], "BREACHED");
+    assert_eq!(clock(&s, &admin, n, "FIRST_RESPONSE")["state"], "BREACHED");
 });
 
 both!(warning_at_75_percent_then_breach_each_exactly_once, |backend: Backend| {
     let s = server(backend).clock("2026-11-02T08:00:00Z").start();
     let w = World::new(&s);
-    let (tech_id, tech) = w.staff("Tess Tech", "tess@msp.example", "technician");
+    let (tech_id, _) = w.staff("Tess Tech", "tess@msp.example", "TECHNICIAN");
     let acme = w.company("Acme", &["acme.example"]);
     let p = s.mutate(
         &w.admin,
@@ -291,6 +308,7 @@ both!(warning_at_75_percent_then_breach_each_exactly_once, |backend: Backend| {
     let n = p["ticket"]["number"].as_i64().unwrap();
     // 75 % of the default 24 hours: 18 hours.
     s.set_clock("2026-11-03T01:59:00Z");
+    let (admin, tech) = (s.admin(), tech_token(&s));
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(notifications(&s, &tech, "sla.warning"), Vec::<Value>::new(), "not yet at 75 %");
     s.set_clock("2026-11-03T02:00:00Z");
@@ -303,15 +321,16 @@ both!(warning_at_75_percent_then_breach_each_exactly_once, |backend: Backend| {
 
     s.set_clock("2026-11-03T08:00:00Z");
     expect_notifications(&s, &tech, "sla.breach", 1);
-    expect_notifications(&s, &w.admin, "sla.breach", 1);
+    expect_notifications(&s, &admin, "sla.breach", 1);
     s.set_clock("2026-11-04T08:00:00Z");
+    let (admin, tech) = (s.admin(), tech_token(&s));
     expect_notifications(&s, &tech, "sla.breach", 1);
     assert_eq!(notifications(&s, &tech, "sla.warning").len(), 1);
-    assert_eq!(clock(&s, &w.admin, n, "FIRST_RESPONSE")["state"], "BREACHED");
+    assert_eq!(clock(&s, &admin, n, "FIRST_RESPONSE")["state"], "BREACHED");
 
     // The breach report counts it, for the company and for the technician.
     let d = s.gql(
-        Some(&w.admin),
+        Some(&admin),
         "{ slaBreachReport(from:\"2026-11-01T00:00:00Z\", to:\"2026-12-01T00:00:00Z\"){ \
            byCompany { id met breached } byTechnician { id met breached } total { met breached } } }",
         json!({}),
@@ -349,7 +368,7 @@ both!(breach_report_averages_first_responses, |backend: Backend| {
     assert_eq!(row["avgFirstResponseSeconds"], 5 * 3600 + 1800, "mean of 1..=10 hours");
     assert_eq!(row["p90FirstResponseSeconds"], 9 * 3600, "nearest rank");
     // Technicians may not read the report.
-    let (_, tech) = w.staff("Tess", "tess@msp.example", "technician");
+    let (_, tech) = w.staff("Tess", "tess@msp.example", "TECHNICIAN");
     let (_, v) = s.gql_raw(
         Some(&tech),
         "{ slaBreachReport(from:\"2026-11-02T00:00:00Z\", to:\"2026-11-03T00:00:00Z\"){ total { met } } }",
@@ -392,13 +411,116 @@ both!(admin_manages_policies_and_calendars, |backend: Backend| {
     let cal = create_calendar(&s, &w.admin, "Adelaide", "Australia/Adelaide");
     let policy = create_policy(&s, &w.admin, json!({ "name": "Gold", "calendarId": cal, "targets": [] }));
     // A calendar in use cannot be deleted; a technician cannot manage either.
-    let d = s.gql(Some(&w.admin), "mutation($i:ID!){ deleteSlaCalendar(id:$i){ ok errors { message } } }", json!({ "i": cal }));
+    let d = s.gql(
+        Some(&w.admin),
+        "mutation($i:ID!){ deleteSlaCalendar(id:$i){ ok errors { message } } }",
+        json!({ "i": cal }),
+    );
     assert_eq!(d["deleteSlaCalendar"]["ok"], false);
-    let (_, tech) = w.staff("Tess", "tess@msp.example", "technician");
-    let d = s.gql(Some(&tech), "mutation($i:ID!){ deleteSlaPolicy(id:$i){ ok errors { message } } }", json!({ "i": policy }));
+    let (_, tech) = w.staff("Tess", "tess@msp.example", "TECHNICIAN");
+    let d = s.gql(
+        Some(&tech),
+        "mutation($i:ID!){ deleteSlaPolicy(id:$i){ ok errors { message } } }",
+        json!({ "i": policy }),
+    );
     assert_eq!(d["deleteSlaPolicy"]["ok"], false);
-    let d = s.gql(Some(&w.admin), "mutation($i:ID!){ deleteSlaPolicy(id:$i){ ok errors { message } } }", json!({ "i": policy }));
+    let d = s.gql(
+        Some(&w.admin),
+        "mutation($i:ID!){ deleteSlaPolicy(id:$i){ ok errors { message } } }",
+        json!({ "i": policy }),
+    );
     assert_eq!(d["deleteSlaPolicy"]["ok"], true);
-    let d = s.gql(Some(&w.admin), "mutation($i:ID!){ deleteSlaCalendar(id:$i){ ok errors { message } } }", json!({ "i": cal }));
+    let d = s.gql(
+        Some(&w.admin),
+        "mutation($i:ID!){ deleteSlaCalendar(id:$i){ ok errors { message } } }",
+        json!({ "i": cal }),
+    );
     assert_eq!(d["deleteSlaCalendar"]["ok"], true);
+});
+
+both!(web_badges_at_risk_section_and_admin_pages, |backend: Backend| {
+    use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    use crate::web::Web;
+    let s = server(backend).clock("2026-11-02T08:00:00Z").start();
+    let w = World::new(&s);
+    let acme = w.company("Acme", &["acme.example"]);
+    let (_, alice) = w.contact(&acme, "Alice", "alice@acme.example");
+    let n = w.ticket(&alice, "Laptop will not boot", "Black screen");
+    // 19 of the default 24 hours gone: past the 75 % warning, 5 hours left.
+    s.set_clock("2026-11-03T03:00:00Z");
+    let mut web = Web::new(&s);
+    assert_eq!(web.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD).status, 303);
+    let admin = s.admin();
+    let dash = web.get("/dashboard").text();
+    let section = dash.split("id=\"sla-at-risk\"").nth(1).unwrap().split("</section>").next().unwrap().to_string();
+    assert!(section.contains(&format!("#{n} Laptop will not boot")), "{section}");
+    assert!(section.contains("sla-warn") && section.contains("5h 00m left"), "{section}");
+    let list = web.get("/tickets").text();
+    assert!(list.contains("5h 00m left"), "badge on the ticket list");
+    let page = web.get(&format!("/tickets/{n}")).text();
+    assert!(page.contains("First response (1 d)") && page.contains("5h 00m left"), "ticket page SLA panel");
+    s.set_clock("2026-11-03T09:30:00Z");
+    let list = web.get("/tickets").text();
+    assert!(list.contains("sla-breached") && list.contains("overdue 1h 30m"), "overdue badge");
+
+    // Admin pages: a calendar and a policy through plain forms.
+    let r = web.get("/admin/sla");
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Default: 24-hour promise"));
+    web.get("/admin/sla/calendars/new");
+    let r = web.post(
+        "/admin/sla/calendars/new",
+        &[("name", "Office"), ("timezone", "Europe/London"), ("hours", "Funday 9-5"), ("holidays", "")],
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("Funday 9-5"), "the input is kept and named in the error");
+    let r = web.post_raw(
+        "/admin/sla/calendars/new",
+        &[("name", "Office"), ("timezone", "Europe/London"), ("hours", "Mon 09:00-17:00"), ("csrf_token", "forged")],
+    );
+    assert_eq!(r.status, 403, "CSRF is checked");
+    let r = web.post(
+        "/admin/sla/calendars/new",
+        &[
+            ("name", "Office"),
+            ("timezone", "Europe/London"),
+            ("hours", "Mon 09:00-12:00\nMon 13:00-17:00\nTue 09:00-17:00"),
+            ("holidays", "2026-12-25 yearly Christmas"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let d = s.gql(
+        Some(&admin),
+        "{ slaCalendars { id name hours { weekday start end } holidays { date yearly name } } }",
+        json!({}),
+    );
+    let cal = &d["slaCalendars"][0];
+    assert_eq!(cal["hours"].as_array().unwrap().len(), 3);
+    assert_eq!(cal["holidays"][0], json!({ "date": "2026-12-25", "yearly": true, "name": "Christmas" }));
+    let cal_id = cal["id"].as_str().unwrap().to_string();
+    web.get("/admin/sla/policies/new");
+    let r = web.post(
+        "/admin/sla/policies/new",
+        &[("name", "Gold"), ("calendar_id", &cal_id), ("normal_first_response", "240"), ("warn_percent", "80")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let d = s.gql(
+        Some(&admin),
+        "{ slaPolicies { name calendarId warnPercent targets { priority firstResponseMinutes } } }",
+        json!({}),
+    );
+    let gold = d["slaPolicies"].as_array().unwrap().iter().find(|p| p["name"] == "Gold").unwrap().clone();
+    assert_eq!(gold["calendarId"], cal_id.as_str());
+    assert_eq!(gold["warnPercent"], 80);
+    assert_eq!(gold["targets"][1], json!({ "priority": "NORMAL", "firstResponseMinutes": 240 }));
+    // Technicians are refused the admin pages.
+    s.mutate(
+        &admin,
+        "createUser",
+        "mutation($i: UserFields!){ createUser(input:$i){ user { id } errors { field message } } }",
+        json!({ "i": { "name": "Tess", "email": "tess@msp.example", "role": "TECHNICIAN", "password": "staff password 1" } }),
+    );
+    let mut tess = Web::new(&s);
+    tess.sign_in("tess@msp.example", "staff password 1");
+    assert_eq!(tess.get("/admin/sla").status, 403);
 });

@@ -305,7 +305,11 @@ impl Mutation {
         sla::create_calendar(ctx, input).await
     }
     /// Changes a calendar; tickets measured by it are re-measured (admins only).
-    async fn update_sla_calendar(ctx: &Ctx, id: ID, input: sla::CalendarFields) -> FieldResult<sla::SlaCalendarPayload> {
+    async fn update_sla_calendar(
+        ctx: &Ctx,
+        id: ID,
+        input: sla::CalendarFields,
+    ) -> FieldResult<sla::SlaCalendarPayload> {
         sla::update_calendar(ctx, id, input).await
     }
     async fn delete_sla_calendar(ctx: &Ctx, id: ID) -> FieldResult<sla::SlaDeletePayload> {

@@ -388,10 +388,7 @@ mod tests {
         assert_eq!(deadline(Some(&work), utc("2026-10-02T06:30:00Z"), 120).unwrap(), utc("2026-10-04T23:30:00Z"));
         let cal = night("Australia/Adelaide");
         // DST ends 2026-04-05 03:00 ACDT → 02:00 ACST: 00:00–06:00 ran 7 hours.
-        assert_eq!(
-            business_minutes_between(Some(&cal), utc("2026-04-04T12:00:00Z"), utc("2026-04-05T12:00:00Z")),
-            420
-        );
+        assert_eq!(business_minutes_between(Some(&cal), utc("2026-04-04T12:00:00Z"), utc("2026-04-05T12:00:00Z")), 420);
     }
 
     #[test]
@@ -431,7 +428,10 @@ mod tests {
 
     #[test]
     fn invalid_calendars_are_refused() {
-        assert!(matches!(BusinessCalendar::weekdays("Mars/Olympus", 0, 60, vec![]), Err(CalendarError::UnknownZone(_))));
+        assert!(matches!(
+            BusinessCalendar::weekdays("Mars/Olympus", 0, 60, vec![]),
+            Err(CalendarError::UnknownZone(_))
+        ));
         assert_eq!(BusinessCalendar::weekdays("UTC", 60, 60, vec![]).err(), Some(CalendarError::Bounds));
         let overlap =
             [OpenInterval { weekday: 0, start: 0, end: 120 }, OpenInterval { weekday: 0, start: 60, end: 180 }];
@@ -469,8 +469,8 @@ mod tests {
             let d = self.high.date();
             let m = (self.high - d.and_hms_opt(0, 0, 0).unwrap()).num_minutes() as u16;
             let wd = d.weekday().num_days_from_monday() as u8;
-            let open = !self.cal.is_holiday(d)
-                && self.hours.iter().any(|iv| iv.weekday == wd && iv.start <= m && m < iv.end);
+            let open =
+                !self.cal.is_holiday(d) && self.hours.iter().any(|iv| iv.weekday == wd && iv.start <= m && m < iv.end);
             self.t += Duration::minutes(1);
             open
         }

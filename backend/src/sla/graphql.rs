@@ -206,16 +206,21 @@ impl CalendarFields {
     fn into_input(self) -> ServiceResult<CalendarInput> {
         let mut hours = Vec::new();
         for h in self.hours {
-            let weekday =
-                u8::try_from(h.weekday).ok().filter(|w| *w < 7).ok_or_else(|| {
-                    ServiceError::invalid("hours", "weekday must be 0 (Monday) to 6 (Sunday)")
-                })?;
-            hours.push(OpenInterval { weekday, start: parse_hhmm("hours", &h.start)?, end: parse_hhmm("hours", &h.end)? });
+            let weekday = u8::try_from(h.weekday)
+                .ok()
+                .filter(|w| *w < 7)
+                .ok_or_else(|| ServiceError::invalid("hours", "weekday must be 0 (Monday) to 6 (Sunday)"))?;
+            hours.push(OpenInterval {
+                weekday,
+                start: parse_hhmm("hours", &h.start)?,
+                end: parse_hhmm("hours", &h.end)?,
+            });
         }
         let mut holidays = Vec::new();
         for h in self.holidays.unwrap_or_default() {
-            let date = NaiveDate::parse_from_str(h.date.trim(), "%Y-%m-%d")
-                .map_err(|_| ServiceError::invalid("holidays", format!("{:?} is not a date like 2026-12-25", h.date)))?;
+            let date = NaiveDate::parse_from_str(h.date.trim(), "%Y-%m-%d").map_err(|_| {
+                ServiceError::invalid("holidays", format!("{:?} is not a date like 2026-12-25", h.date))
+            })?;
             holidays.push(Holiday { date, yearly: h.yearly.unwrap_or(false), name: h.name.unwrap_or_default() });
         }
         Ok(CalendarInput { name: self.name, timezone: self.timezone, hours, holidays })

@@ -211,10 +211,8 @@ pub fn decode_segments(s: &str) -> Vec<Segment> {
 }
 
 pub fn encode_segments(segments: &[Segment]) -> String {
-    let pairs: Vec<(i64, i64)> = segments
-        .iter()
-        .filter_map(|s| s.end.map(|e| (s.start.timestamp_micros(), e.timestamp_micros())))
-        .collect();
+    let pairs: Vec<(i64, i64)> =
+        segments.iter().filter_map(|s| s.end.map(|e| (s.start.timestamp_micros(), e.timestamp_micros()))).collect();
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }
 

@@ -83,7 +83,13 @@ fn job_key(clock_id: i64) -> String {
 }
 
 /// The one hook the ticket service calls, inside its transaction, after a change.
-pub fn on_ticket(conn: &mut DbConn, _app: &App, ticket_id: i64, trigger: Trigger, now: NaiveDateTime) -> ServiceResult<()> {
+pub fn on_ticket(
+    conn: &mut DbConn,
+    _app: &App,
+    ticket_id: i64,
+    trigger: Trigger,
+    now: NaiveDateTime,
+) -> ServiceResult<()> {
     let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? else { return Ok(()) };
     let rules = Rules::load(conn, t.company_id)?;
     let escalate = sync(conn, &t, &rules, trigger, now, true)?;
@@ -353,7 +359,9 @@ fn sync(
         // A deadline job re-arms itself (its row is deleted once the handler returns).
         if new_pending != old_pending || w.rearm || trigger == Trigger::Deadline {
             match new_pending {
-                Some(at) => jobs::schedule(conn, DEADLINE_JOB, &json!({ "ticket": t.id }), at, Some(&job_key(c.id)), now)?,
+                Some(at) => {
+                    jobs::schedule(conn, DEADLINE_JOB, &json!({ "ticket": t.id }), at, Some(&job_key(c.id)), now)?
+                }
                 None => {
                     jobs::cancel(conn, &job_key(c.id))?;
                 }
@@ -446,7 +454,12 @@ fn post(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let link = format!("/tickets/{}", t.id);
-    notify::post(conn, recipients, &NewNotification { kind, title, body: &t.subject, ticket_id: Some(t.id), link: &link }, now)?;
+    notify::post(
+        conn,
+        recipients,
+        &NewNotification { kind, title, body: &t.subject, ticket_id: Some(t.id), link: &link },
+        now,
+    )?;
     queue_mail(conn, recipients, kind, title, t, now)
 }
 
@@ -470,7 +483,15 @@ fn apply_escalation(conn: &mut DbConn, t: &Ticket, e: &Escalation, now: NaiveDat
     if e.raise_priority && t.priority() != Priority::Urgent {
         let to = Priority::from_rank(t.priority + 1);
         diesel::update(tickets::table.find(t.id)).set(tickets::priority.eq(to.rank())).execute(conn)?;
-        crate::tickets::service::event(conn, t.id, &system, "priority", Some(t.priority().as_str()), Some(to.as_str()), now)?;
+        crate::tickets::service::event(
+            conn,
+            t.id,
+            &system,
+            "priority",
+            Some(t.priority().as_str()),
+            Some(to.as_str()),
+            now,
+        )?;
         changed = true;
     }
     if let Some(u) = e.reassign_to.filter(|u| Some(*u) != t.assignee_id) {
@@ -781,7 +802,14 @@ pub fn update_calendar(app: &App, who: &Principal, id: i64, input: CalendarInput
         let policies: Vec<i64> =
             sla_policies::table.filter(sla_policies::calendar_id.eq(id)).select(sla_policies::id).load(conn)?;
         for p in policies {
-            jobs::schedule(conn, REMEASURE_JOB, &json!({ "policy": p }), now, Some(&format!("sla-remeasure:p{p}")), now)?;
+            jobs::schedule(
+                conn,
+                REMEASURE_JOB,
+                &json!({ "policy": p }),
+                now,
+                Some(&format!("sla-remeasure:p{p}")),
+                now,
+            )?;
         }
         Ok(())
     })?;
@@ -907,7 +935,14 @@ pub fn create_policy(app: &App, who: &Principal, input: PolicyInput) -> ServiceR
 /// Tickets on the old default policy move to the new one: re-measure them.
 fn remeasure_default_tickets(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<()> {
     if let Some(old) = store::default_policy(conn)? {
-        jobs::schedule(conn, REMEASURE_JOB, &json!({ "policy": old.id }), now, Some(&format!("sla-remeasure:p{}", old.id)), now)?;
+        jobs::schedule(
+            conn,
+            REMEASURE_JOB,
+            &json!({ "policy": old.id }),
+            now,
+            Some(&format!("sla-remeasure:p{}", old.id)),
+            now,
+        )?;
     }
     Ok(())
 }
@@ -955,7 +990,9 @@ pub fn delete_policy(app: &App, who: &Principal, id: i64) -> ServiceResult<()> {
     write_tx(&mut conn, |conn| {
         let p = store::policy(conn, id)?.ok_or(ServiceError::NotFound("policy"))?;
         if p.is_default {
-            return Err(ServiceError::Conflict("the default policy cannot be deleted; make another the default".into()));
+            return Err(ServiceError::Conflict(
+                "the default policy cannot be deleted; make another the default".into(),
+            ));
         }
         let used: i64 =
             sla_company_policies::table.filter(sla_company_policies::policy_id.eq(id)).count().get_result(conn)?;
@@ -1081,7 +1118,12 @@ impl Acc {
 
 /// Met and breached clocks in `[from, to)` per company and per technician (the assignee when
 /// it happened), with average and 90th-percentile first response (business time). Admins only.
-pub fn breach_report(app: &App, who: &Principal, from: NaiveDateTime, to: NaiveDateTime) -> ServiceResult<BreachReport> {
+pub fn breach_report(
+    app: &App,
+    who: &Principal,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> ServiceResult<BreachReport> {
     who.require_admin()?;
     if to <= from {
         return Err(ServiceError::invalid("to", "must be after from"));

@@ -19,7 +19,10 @@ pub fn policy(conn: &mut DbConn, id: i64) -> QueryResult<Option<Policy>> {
 }
 
 pub fn policies(conn: &mut DbConn) -> QueryResult<Vec<Policy>> {
-    sla_policies::table.order((sla_policies::is_default.desc(), sla_policies::name)).select(Policy::as_select()).load(conn)
+    sla_policies::table
+        .order((sla_policies::is_default.desc(), sla_policies::name))
+        .select(Policy::as_select())
+        .load(conn)
 }
 
 pub fn default_policy(conn: &mut DbConn) -> QueryResult<Option<Policy>> {
@@ -48,11 +51,7 @@ pub fn policy_for(conn: &mut DbConn, company_id: Option<i64>) -> QueryResult<Opt
 }
 
 pub fn company_policy_id(conn: &mut DbConn, company_id: i64) -> QueryResult<Option<i64>> {
-    sla_company_policies::table
-        .find(company_id)
-        .select(sla_company_policies::policy_id)
-        .first(conn)
-        .optional()
+    sla_company_policies::table.find(company_id).select(sla_company_policies::policy_id).first(conn).optional()
 }
 
 pub fn clocks_of(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<Clock>> {

@@ -16,11 +16,11 @@ use crate::error::{Checks, ServiceError, ServiceResult};
 use crate::jobs;
 use crate::notifications::service::{self as notify, NewNotification, Recipient};
 use crate::paging::{Page, PageRequest};
-use crate::sla::service as sla;
 use crate::schema::{
     contacts, queue_members, ticket_entries, ticket_events, ticket_links, ticket_tags, ticket_watchers, tickets,
     time_entries, users,
 };
+use crate::sla::service as sla;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;

@@ -93,7 +93,15 @@ fn hours_text(hours: &[OpenInterval]) -> String {
 fn holidays_text(holidays: &[Holiday]) -> String {
     holidays
         .iter()
-        .map(|h| format!("{}{}{}{}", h.date, if h.yearly { " yearly" } else { "" }, if h.name.is_empty() { "" } else { " " }, h.name))
+        .map(|h| {
+            format!(
+                "{}{}{}{}",
+                h.date,
+                if h.yearly { " yearly" } else { "" },
+                if h.name.is_empty() { "" } else { " " },
+                h.name
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -129,7 +137,9 @@ fn parse_calendar(f: &FormData) -> Result<CalendarInput, ServiceError> {
         };
         match date {
             Some(date) => holidays.push(Holiday { date, yearly, name: name.to_string() }),
-            None => errors.push(FieldError::new("holidays", format!("{line:?} does not start with a date like 2026-12-25"))),
+            None => {
+                errors.push(FieldError::new("holidays", format!("{line:?} does not start with a date like 2026-12-25")))
+            }
         }
     }
     if !errors.is_empty() {
@@ -188,7 +198,8 @@ async fn store_calendar(req: HttpRequest, v: Viewer, id: Option<i64>, f: FormDat
     match r {
         Ok(_) => Ok(see_other("/admin/sla?done=saved")),
         Err(e) => {
-            let action = id.map(|i| format!("/admin/sla/calendars/{i}")).unwrap_or_else(|| "/admin/sla/calendars/new".into());
+            let action =
+                id.map(|i| format!("/admin/sla/calendars/{i}")).unwrap_or_else(|| "/admin/sla/calendars/new".into());
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &calendar_form(&req, &v, action, &f, Errors::from_service("calendar", e)?),
@@ -321,7 +332,13 @@ fn parse_policy(f: &FormData) -> Result<PolicyInput, ServiceError> {
     })
 }
 
-async fn policy_form(req: &HttpRequest, v: &Viewer, action: String, f: FormData, errors: Errors) -> Result<PolicyForm, WebError> {
+async fn policy_form(
+    req: &HttpRequest,
+    v: &Viewer,
+    action: String,
+    f: FormData,
+    errors: Errors,
+) -> Result<PolicyForm, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
     let (calendars, users) = run(&app, move |app| {
@@ -383,7 +400,8 @@ async fn store_policy(req: HttpRequest, v: Viewer, id: Option<i64>, f: FormData)
     match r {
         Ok(_) => Ok(see_other("/admin/sla?done=saved")),
         Err(e) => {
-            let action = id.map(|i| format!("/admin/sla/policies/{i}")).unwrap_or_else(|| "/admin/sla/policies/new".into());
+            let action =
+                id.map(|i| format!("/admin/sla/policies/{i}")).unwrap_or_else(|| "/admin/sla/policies/new".into());
             let errors = Errors::from_service("policy", e)?;
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &policy_form(&req, &v, action, f, errors).await?)
         }

@@ -53,10 +53,8 @@ pub async fn show(req: HttpRequest, Staff(v): Staff) -> Result<HttpResponse, Web
         // No total is shown for this section: skip counting every ticket.
         let recent = tickets::list(app, &who, &TicketFilter::default(), updated, &page.clone().without_count())?;
         let at_risk = crate::sla::at_risk(app, &who, i64::from(SECTION))?;
-        let ids: Vec<i64> = [&mine, &unassigned, &recent]
-            .iter()
-            .flat_map(|p| p.page.items.iter().map(|(_, t)| t.id))
-            .collect();
+        let ids: Vec<i64> =
+            [&mine, &unassigned, &recent].iter().flat_map(|p| p.page.items.iter().map(|(_, t)| t.id)).collect();
         let badges = crate::sla::badges(app, &who, &ids)?;
         Ok((mine, unassigned, recent, at_risk, badges))
     })
@@ -72,10 +70,7 @@ pub async fn show(req: HttpRequest, Staff(v): Staff) -> Result<HttpResponse, Web
     })
 }
 
-fn with_badges(
-    mut rows: Vec<TicketRow>,
-    badges: &std::collections::HashMap<i64, crate::sla::Badge>,
-) -> Vec<TicketRow> {
+fn with_badges(mut rows: Vec<TicketRow>, badges: &std::collections::HashMap<i64, crate::sla::Badge>) -> Vec<TicketRow> {
     crate::sla::attach(&mut rows, badges);
     rows
 }
