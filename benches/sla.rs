@@ -154,11 +154,11 @@ fn bench_backend(b: Backend) -> Value {
     let seed_s = t0.elapsed().as_secs_f64();
 
     // ---- 10,000 of them breach in the same second, shortly after the restart below.
-    let fire_at: NaiveDateTime = (Utc::now() + Span::seconds(25)).naive_utc();
+    let fire_at: NaiveDateTime = (Utc::now() + Span::seconds(40)).naive_utc();
     let fire_ids: Vec<i64> = (0..FIRE).map(|i| first_id + i * (n / FIRE).max(1)).take(n.min(FIRE) as usize).collect();
     for chunk in fire_ids.chunks(500) {
         let chunk = chunk.to_vec();
-        write_tx(&mut *conn, |c| {
+        write_tx(&mut conn, |c| {
             diesel::update(sla_clocks::table.filter(sla_clocks::ticket_id.eq_any(&chunk)))
                 .set((
                     sla_clocks::running_since.eq(fire_at - Span::days(30)),

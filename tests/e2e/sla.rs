@@ -524,3 +524,52 @@ both!(web_badges_at_risk_section_and_admin_pages, |backend: Backend| {
     tess.sign_in("tess@msp.example", "staff password 1");
     assert_eq!(tess.get("/admin/sla").status, 403);
 });
+
+both!(contract_change_remeasures_and_breach_escalates, |backend: Backend| {
+    let s = server(backend).clock("2026-11-02T08:00:00Z").start();
+    let w = World::new(&s);
+    let (tess_id, _) = w.staff("Tess Tech", "tess@msp.example", "TECHNICIAN");
+    let acme = w.company("Acme", &["acme.example"]);
+    let (_, alice) = w.contact(&acme, "Alice", "alice@acme.example");
+    let n = w.ticket(&alice, "Outage", "Everything is down");
+    assert_eq!(clock(&s, &w.admin, n, "FIRST_RESPONSE")["targetMinutes"], 1440, "the default policy");
+
+    // Ten minutes in, Acme signs a one-hour contract that escalates on breach.
+    s.set_clock("2026-11-02T08:10:00Z");
+    let targets: Vec<Value> = ["LOW", "NORMAL", "HIGH", "URGENT"]
+        .iter()
+        .map(|p| json!({ "priority": p, "firstResponseMinutes": 60 }))
+        .collect();
+    let policy = create_policy(
+        &s,
+        &w.admin,
+        json!({ "name": "Platinum", "targets": targets, "breachRaisePriority": true, "breachReassignToId": tess_id }),
+    );
+    attach(&s, &w.admin, &acme, &policy);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while clock(&s, &w.admin, n, "FIRST_RESPONSE")["targetMinutes"] != 60 {
+        assert!(Instant::now() < deadline, "the open ticket was not re-measured");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let fr = clock(&s, &w.admin, n, "FIRST_RESPONSE");
+    assert_eq!(fr["dueAt"], "2026-11-02T09:00:00Z", "measured from the opening, nothing lost");
+    assert_eq!(fr["remainingSeconds"], 50 * 60);
+
+    s.set_clock("2026-11-02T09:01:00Z");
+    expect_notifications(&s, &w.admin, "sla.breach", 1);
+    let q = "query($n:Int!){ ticket(number:$n){ priority assignee { id } } }";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = s.gql(Some(&w.admin), q, json!({ "n": n }));
+        if d["ticket"]["priority"] == "HIGH" && d["ticket"]["assignee"]["id"] == tess_id.as_str() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no escalation: {d}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let tess = tech_token(&s);
+    let told: Vec<Value> = notifications(&s, &tess, "ticket.update");
+    assert_eq!(told.len(), 1, "Tess hears the ticket is hers: {told:?}");
+    // Still exactly one breach after the escalation re-measured the ticket.
+    expect_notifications(&s, &w.admin, "sla.breach", 1);
+});

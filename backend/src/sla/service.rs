@@ -93,12 +93,10 @@ pub fn on_ticket(
     let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? else { return Ok(()) };
     let rules = Rules::load(conn, t.company_id)?;
     let escalate = sync(conn, &t, &rules, trigger, now, true)?;
-    if escalate.raise_priority || escalate.reassign_to.is_some() {
-        if apply_escalation(conn, &t, &escalate, now)? {
-            // Re-measure under the new priority; a second breach cannot escalate again.
-            if let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? {
-                sync(conn, &t, &rules, Trigger::Changed, now, false)?;
-            }
+    // Re-measure under the new priority; a second breach cannot escalate again.
+    if (escalate.raise_priority || escalate.reassign_to.is_some()) && apply_escalation(conn, &t, &escalate, now)? {
+        if let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? {
+            sync(conn, &t, &rules, Trigger::Changed, now, false)?;
         }
     }
     Ok(())
