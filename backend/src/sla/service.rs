@@ -536,14 +536,31 @@ pub fn deadline_job(app: &App, payload: &serde_json::Value) -> Result<(), jobs::
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {
-        if crate::tickets::store::lock(conn, id)?.is_none() {
-            return Ok(());
+        if crate::tickets::store::lock(conn, id)?.is_some() {
+            on_ticket(conn, app, id, Trigger::Deadline, now)?;
         }
-        on_ticket(conn, app, id, Trigger::Deadline, now)
+        // Deadlines come in bursts (a morning's tickets breach together): fire every other
+        // breach that is due in this same transaction rather than one transaction each.
+        // Their jobs are cancelled here; a job already claimed finds nothing left to do.
+        let due: Vec<i64> = sla_clocks::table
+            .filter(sla_clocks::state.eq(ClockState::Running.as_str()))
+            .filter(sla_clocks::due_at.le(now))
+            .select(sla_clocks::ticket_id)
+            .limit(SWEEP)
+            .load(conn)?;
+        for other in due.into_iter().filter(|t| *t != id) {
+            if crate::tickets::store::lock(conn, other)?.is_some() {
+                on_ticket(conn, app, other, Trigger::Deadline, now)?;
+            }
+        }
+        Ok::<_, ServiceError>(())
     })?;
     app.committed();
     Ok(())
 }
+
+/// How many other due breaches one deadline job fires with its own.
+const SWEEP: i64 = 500;
 
 /// Job handler: re-measures the open tickets of a policy (after the policy, its calendar or
 /// a company's contract changed), a batch per transaction.
