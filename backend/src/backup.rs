@@ -16,7 +16,18 @@ const MANIFEST: &str = "wrench-backup.json";
 
 pub fn backup(config: &Config, target: &Path) -> anyhow::Result<String> {
     let tmp = tempdir_in(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
-    let file = File::create(target).with_context(|| format!("creating {}", target.display()))?;
+    let result = write_archive(config, target, &tmp);
+    // The snapshot holds password hashes and the secret: never leave it behind.
+    let _ = std::fs::remove_dir_all(&tmp);
+    if result.is_err() {
+        let _ = std::fs::remove_file(target);
+    }
+    result
+}
+
+fn write_archive(config: &Config, target: &Path, tmp: &Path) -> anyhow::Result<String> {
+    // The archive holds the secret and password hashes: readable by its owner only.
+    let file = private_file(target).with_context(|| format!("creating {}", target.display()))?;
     let mut tar = tar::Builder::new(file);
     let mut what = Vec::new();
     let manifest = serde_json::json!({
@@ -52,7 +63,6 @@ pub fn backup(config: &Config, target: &Path) -> anyhow::Result<String> {
         what.push("the attachments".into());
     }
     tar.into_inner()?.sync_all()?;
-    let _ = std::fs::remove_dir_all(&tmp);
     let mut msg = format!("backup written to {}: {}", target.display(), what.join(", "));
     if matches!(config.database, DatabaseUrl::Postgres(_)) {
         msg.push_str("; the PostgreSQL database is not included: back it up with pg_dump");
@@ -64,7 +74,13 @@ pub fn restore(config: &Config, source: &Path, force: bool) -> anyhow::Result<St
     let file = File::open(source).with_context(|| format!("opening {}", source.display()))?;
     std::fs::create_dir_all(&config.data_dir)?;
     let staging = tempdir_in(&config.data_dir)?;
-    tar::Archive::new(file).unpack(&staging).context("reading the archive")?;
+    let result = restore_from(config, source, file, &staging, force);
+    let _ = std::fs::remove_dir_all(&staging);
+    result
+}
+
+fn restore_from(config: &Config, source: &Path, file: File, staging: &Path, force: bool) -> anyhow::Result<String> {
+    tar::Archive::new(file).unpack(staging).context("reading the archive")?;
     if !staging.join(MANIFEST).exists() {
         bail!("{} is not a Wrench backup (no {MANIFEST})", source.display());
     }
@@ -101,12 +117,29 @@ pub fn restore(config: &Config, source: &Path, force: bool) -> anyhow::Result<St
         std::fs::rename(&att, &dest)?;
         what.push("the attachments");
     }
-    let _ = std::fs::remove_dir_all(&staging);
     Ok(format!("restored {} from {}", what.join(", "), source.display()))
 }
 
 fn tempdir_in(parent: &Path) -> anyhow::Result<std::path::PathBuf> {
     let dir = parent.join(format!(".wrench-tmp-{}", crate::keys::random_token(6)));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
 }

@@ -113,13 +113,29 @@ where
     }
 }
 
-/// A read transaction, so that multi-query reads (a page and its count) see one snapshot.
+/// A read-only transaction that sees one snapshot (REPEATABLE READ on PostgreSQL; a SQLite
+/// read transaction is a snapshot already), so a page and its count agree.
 pub fn read_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    conn.transaction(f)
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        DbConn::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?
+        }
+    }
+    match f(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
 }
 
 pub fn is_postgres(conn: &DbConn) -> bool {

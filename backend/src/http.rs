@@ -54,6 +54,18 @@ pub async fn principal_from_bearer(app: &Arc<App>, req: &HttpRequest) -> Result<
     .unwrap_or_else(|e| Err(ServiceError::internal(format!("auth task: {e}"))))
 }
 
+/// The path as logged: the secret part of one-time links (invites, password resets) and
+/// join shortcuts is left out, so logs never hold a usable link.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/invite/", "/reset/", "/password-reset/", "/dev/j/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.split_once('/').map(|(_, t)| format!("/{t}")).unwrap_or_default();
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_string()
+}
+
 /// Middleware: a request id on every log line (and in `X-Request-Id`), an access log line,
 /// and the security headers on every response.
 pub async fn request_context(
@@ -67,7 +79,8 @@ pub async fn request_context(
         .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         .map(str::to_string)
         .unwrap_or_else(|| crate::keys::random_token(9));
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %loggable_path(req.path()));
     let started = std::time::Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;
     let h = res.headers_mut();

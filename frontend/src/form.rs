@@ -73,7 +73,11 @@ impl FromRequest for Form {
             let form = FormData::parse(&body);
             let app = crate::session::app_of(&req)?;
             let token = form.get("csrf_token");
-            let ok = [COOKIE, PRE_COOKIE]
+            // Signed in, only the session's own token counts: a pre-session cookie planted by
+            // a sibling site must not be able to vouch for a forged form.
+            let signed_in = req.cookie(COOKIE).is_some() && matches!(crate::session::resolve(&req).await, Ok(Some(_)));
+            let cookies: &[&str] = if signed_in { &[COOKIE] } else { &[COOKIE, PRE_COOKIE] };
+            let ok = cookies
                 .iter()
                 .filter_map(|name| req.cookie(name))
                 .any(|c| sessions::csrf_ok(&app.keys, c.value(), token));

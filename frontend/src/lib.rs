@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod development;
 pub mod form;
 pub mod notifications;
 pub mod page;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tickets::configure(cfg);
     notifications::configure(cfg);
     admin::configure(cfg);
+    development::configure(cfg);
     sla::admin::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

@@ -110,6 +110,14 @@ fn notice(key: &str) -> Option<&'static str> {
         "totp-off" => "Two-factor sign-in is off.",
         "signed-out" => "You are signed out.",
         "invite" => "Your password is set. Sign in with your email and the new password.",
+        "joined" => "You joined this thread: you follow it and can vote and comment.",
+        "voted" => "Your vote counts.",
+        "unvoted" => "Your vote is withdrawn.",
+        "subscribed" => "You follow this thread.",
+        "unsubscribed" => "You no longer follow this thread.",
+        "commented" => "Comment added.",
+        "moved" => "The ticket now points to this thread.",
+        "released" => "Marked released: subscribers and linked tickets are being told.",
         _ => return None,
     })
 }
@@ -208,8 +216,13 @@ pub fn see_other(location: &str) -> HttpResponse {
 
 /// A `next` page to return to after sign-in: only a local path, never another site.
 pub fn safe_next(next: &str) -> String {
-    let ok =
-        next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") && !next.contains(['\r', '\n']);
+    // A local path only: "/" then anything but another slash or backslash, and no control,
+    // space, backslash or non-ASCII character anywhere (browsers drop tabs and turn "\\"
+    // into "/", which would make "/\t/evil.example" leave the site).
+    let bytes = next.as_bytes();
+    let ok = bytes.first() == Some(&b'/')
+        && !matches!(bytes.get(1), Some(b'/') | Some(b'\\'))
+        && bytes.iter().all(|b| (0x21..0x7f).contains(b) && *b != b'\\');
     if ok {
         next.to_string()
     } else {

@@ -63,7 +63,7 @@ where
     }
 }
 
-async fn resolve(req: &HttpRequest) -> Result<Option<Viewer>, WebError> {
+pub async fn resolve(req: &HttpRequest) -> Result<Option<Viewer>, WebError> {
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_string()).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };

@@ -280,7 +280,13 @@ both!(revoked_tokens_and_deactivated_users_stop_at_once, |b: Backend| {
 
     // A password change also ends earlier sign-ins.
     let (uid2, jwt2) = w.staff("Uma", "uma@msp.test", "TECHNICIAN");
-    s.mutate(&jwt2, "updateUser", "mutation($i:ID!){ updateUser(id:$i, input:{password:\"a brand new password\"}){ user { id } errors { field message } } }", json!({ "i": uid2 }));
+    // Changing one's own password needs the current one (a stolen token alone is not enough).
+    let q = "mutation($i:ID!,$c:String){ updateUser(id:$i, input:{password:\"a brand new password\", currentPassword:$c}){ user { id } errors { field message } } }";
+    let d = s.gql(Some(&jwt2), q, json!({ "i": uid2 }));
+    assert_eq!(d["updateUser"]["errors"][0]["field"], "currentPassword", "{d}");
+    let d = s.gql(Some(&jwt2), q, json!({ "i": uid2, "c": "wrong password 1" }));
+    assert_eq!(d["updateUser"]["errors"][0]["field"], "currentPassword", "{d}");
+    s.mutate(&jwt2, "updateUser", q, json!({ "i": uid2, "c": "staff password 1" }));
     assert_eq!(s.gql_raw(Some(&jwt2), "{ viewer { kind } }", json!({})).0, 401);
     s.login("uma@msp.test", "a brand new password");
 

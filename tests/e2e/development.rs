@@ -60,7 +60,7 @@ both!(a_ticket_moves_into_a_bug_customers_join_vote_and_hear_when_it_ships, |b: 
     let moved = s.mutate(
         &tech,
         "moveTicketToDevelopment",
-        &format!("mutation($n:Int!,$p:ID){{ moveTicketToDevelopment(input:{{number:$n, resolve:true, newThread:{{kind: BUG, productId:$p, labels:[\"export\"]}}}}){{ thread {{ {THREAD} description }} ticket {{ status thread {{ body }} developmentThreads {{ id }} }} errors {{ field message }} }} }}"),
+        &format!("mutation($n:Int!,$p:ID){{ moveTicketToDevelopment(input:{{number:$n, resolve:true, newThread:{{kind: BUG, productId:$p, visibility: PUBLIC, labels:[\"export\"]}}}}){{ thread {{ {THREAD} description }} ticket {{ status thread {{ body }} developmentThreads {{ id }} }} errors {{ field message }} }} }}"),
         json!({ "n": n, "p": setup.product }),
     );
     let thread = moved["thread"].clone();
@@ -285,7 +285,203 @@ both!(customers_never_see_internal_threads, |b: Backend| {
     assert_eq!(vote["voteThread"]["thread"], Value::Null);
     // Staff see it.
     assert_eq!(s.gql(Some(&w.admin), "{ devThreads { totalCount } }", json!({}))["devThreads"]["totalCount"], 1);
+    // Moving a ticket needs an explicit choice of visibility (the customer's words are carried over).
+    let n = w.ticket(&pat, "Login page leaks stack trace", "Our server srv-db-01 shows a stack trace.");
+    let d = s.gql(Some(&w.admin), "mutation($n:Int!,$p:ID){ moveTicketToDevelopment(input:{number:$n, newThread:{kind: BUG, productId:$p}}){ thread { id } errors { field message } } }", json!({ "n": n, "p": setup.product }));
+    assert_eq!(d["moveTicketToDevelopment"]["errors"][0]["field"], "visibility", "{d}");
+    // Attached to the internal thread, the ticket's requester still hears when the fix ships,
+    // but never the internal title.
+    s.mutate(&w.admin, "moveTicketToDevelopment", "mutation($n:Int!,$t:ID){ moveTicketToDevelopment(input:{number:$n, threadId:$t}){ thread { id } errors { field message } } }", json!({ "n": n, "t": id }));
+    s.mutate(&w.admin, "updateDevThread", "mutation($i:ID!,$r:ID){ updateDevThread(id:$i, input:{status: FIXED, fixedInReleaseId:$r}){ thread { status } errors { field message } } }", json!({ "i": id, "r": setup.release }));
+    s.mutate(
+        &w.admin,
+        "markReleaseReleased",
+        "mutation($r:ID!){ markReleaseReleased(id:$r){ release { status } errors { field message } } }",
+        json!({ "r": setup.release }),
+    );
+    wait_for("the customer's release notice", || !notifications(&s, &pat, "dev.released").is_empty());
+    wait_for("the reply on the ticket", || {
+        s.gql(Some(&pat), "query($n:Int!){ ticket(number:$n){ thread { body } } }", json!({ "n": n }))
+            .to_string()
+            .contains("build 1.9.21")
+    });
+    let everything = format!(
+        "{:?} {}",
+        notifications(&s, &pat, "dev.released"),
+        s.gql(
+            Some(&pat),
+            "query($n:Int!){ ticket(number:$n){ thread { body } developmentThreads { id } } }",
+            json!({ "n": n })
+        )
+    );
+    assert!(!everything.contains("Security hardening"), "the internal title never reaches the customer: {everything}");
+    assert!(everything.contains("\"developmentThreads\":[]"), "{everything}");
+    assert_eq!(notifications(&s, &w.admin, "dev.released").len(), 1);
     // And customers cannot create threads or products.
     let (_, v) = s.gql_raw(Some(&pat), "mutation($p:ID){ createDevThread(input:{kind: BUG, title:\"x\", productId:$p}){ thread { id } errors { field message } } }", json!({ "p": setup.product }));
     assert_eq!(v["data"]["createDevThread"]["thread"], Value::Null);
+});
+
+/// The value of the first `<option value="…">NAME</option>` on a page.
+fn option_value(html: &str, name: &str) -> String {
+    let end = html.find(&format!("\">{name}</option>")).unwrap_or_else(|| panic!("no option {name:?}"));
+    let start = html[..end].rfind("value=\"").unwrap() + "value=\"".len();
+    html[start..end].split('"').next().unwrap().to_string()
+}
+
+fn thread_id(loc: &str) -> i64 {
+    loc.trim_start_matches("/development/").split('?').next().unwrap().parse().unwrap_or_else(|_| panic!("{loc}"))
+}
+
+both!(the_whole_development_loop_works_in_the_browser, |b: Backend| {
+    use crate::web::{location, Web};
+    let s = crate::support::server(b).start();
+    let w = World::new(&s);
+    let acme = w.company("Acme Ltd", &["acme.example"]);
+    let globex = w.company("Globex", &["globex.example"]);
+    let (_, pat_token) = w.contact(&acme, "Pat Customer", "pat@acme.example");
+    let (_, eve_token) = w.contact(&globex, "Eve Other", "eve@globex.example");
+    w.staff("Terry Tech", "terry@msp.test", "TECHNICIAN");
+    let n = w.ticket(&pat_token, "CSV export crashes", "Exporting the invoice list to CSV crashes the app.");
+
+    let mut terry = Web::new(&s);
+    assert_eq!(terry.sign_in("terry@msp.test", "staff password 1").status, 303);
+    // Products and releases.
+    terry.get("/development/products");
+    assert_eq!(terry.post("/development/products", &[("name", ""), ("description", "")]).status, 422);
+    assert_eq!(terry.post("/development/products", &[("name", "Wrench"), ("description", "our PSA")]).status, 303);
+    let page = terry.get("/development/products").text();
+    let product = option_value(&page, "Wrench");
+    let r = terry.post(
+        "/development/releases",
+        &[("productId", &product), ("version", "2.0 beta"), ("build", "1.9.21"), ("status", "beta"), ("notes", "")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let page = terry.get("/development/products").text();
+    let action = page.split("action=\"/development/releases/").nth(1).expect("a release to mark released");
+    let release = action.split('/').next().unwrap().to_string();
+
+    // Move the ticket into a new bug: the visibility must be chosen, and the input is kept.
+    let ticket_page = terry.get(&format!("/tickets/{n}")).text();
+    assert!(ticket_page.contains("Move to Development"));
+    let fields = [
+        ("mode", "new"),
+        ("kind", "bug"),
+        ("productId", product.as_str()),
+        ("title", "CSV export crashes on large lists"),
+        ("description", ""),
+    ];
+    let r = terry.post(&format!("/tickets/{n}/move"), &fields);
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("choose public or internal") && r.text().contains("CSV export crashes on large lists"));
+    let mut with_vis = fields.to_vec();
+    with_vis.push(("visibility", "public"));
+    let r = terry.post(&format!("/tickets/{n}/move"), &with_vis);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let bug = thread_id(&location(&r));
+    let page = terry.get(&format!("/development/{bug}")).text();
+    assert!(page.contains("CSV export crashes on large lists") && page.contains("Exporting the invoice list"));
+    assert!(page.contains(&format!("/tickets/{n}")), "staff see the linked ticket");
+    assert!(page.contains("Pat Customer (Acme Ltd)"), "staff see who follows");
+    let code = page.split("/dev/j/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(
+        terry.get(&format!("/tickets/{n}")).text().contains(&format!("/development/{bug}")),
+        "the ticket shows the link"
+    );
+
+    // The requester sees the link on their ticket and follows the thread already.
+    let mut pat = Web::new(&s);
+    pat.sign_in("pat@acme.example", "portal password 1");
+    let t = pat.get(&format!("/tickets/{n}")).text();
+    assert!(t.contains(&format!("/development/{bug}")) && t.contains("/dev/j/"), "link and the reply pointing to it");
+    let p = pat.get(&format!("/development/{bug}")).text();
+    assert!(p.contains("Stop following"), "the requester is subscribed");
+    assert!(!p.contains("Terry Tech</li>") && !p.contains("Voters"), "no names of followers for customers");
+
+    // A second customer follows the shortcut: sign in first, then joined in one step.
+    let mut eve = Web::new(&s);
+    let r = eve.get(&format!("/dev/j/{code}"));
+    assert_eq!(r.status, 303);
+    assert!(location(&r).starts_with("/login?next="), "{}", location(&r));
+    eve.get(&location(&r));
+    let r = eve.post(
+        "/login",
+        &[("email", "eve@globex.example"), ("password", "portal password 1"), ("next", &format!("/dev/j/{code}"))],
+    );
+    assert_eq!(location(&r), format!("/dev/j/{code}"));
+    let r = eve.get(&format!("/dev/j/{code}"));
+    assert_eq!(location(&r), format!("/development/{bug}?done=joined"));
+    let p = eve.get(&format!("/development/{bug}")).text();
+    assert!(p.contains("Stop following"));
+    assert!(!p.contains("Acme") && !p.contains("Pat Customer"), "a public thread never names who reported it");
+    // One vote per person: voting twice counts once; the vote can be withdrawn.
+    assert_eq!(eve.post(&format!("/development/{bug}/vote"), &[]).status, 303);
+    assert_eq!(eve.post(&format!("/development/{bug}/vote"), &[]).status, 303);
+    let votes = s.gql(
+        Some(&eve_token),
+        "query($id:ID!){ devThread(id:$id){ voteCount viewerHasVoted } }",
+        json!({ "id": bug.to_string() }),
+    );
+    assert_eq!(votes["devThread"], json!({ "voteCount": 1, "viewerHasVoted": true }), "{votes}");
+    assert!(eve.get(&format!("/development/{bug}")).text().contains("Withdraw my vote"));
+    assert_eq!(eve.post(&format!("/development/{bug}/comment"), &[("body", "Same here with 5,000 rows.")]).status, 303);
+    // Customers cannot use staff forms.
+    assert_eq!(eve.post(&format!("/development/{bug}/update"), &[("status", "declined")]).status, 403);
+    assert_eq!(eve.get("/development/new").status, 403);
+    assert_eq!(eve.get("/development/products").status, 403);
+
+    // An invalid transition is refused with a clear message beside the form.
+    let r = terry.post(&format!("/development/{bug}/update"), &[("status", "released"), ("was_status", "new")]);
+    assert_eq!(r.status, 422, "only shipping the release makes a thread released");
+    assert!(r.text().contains("field-error") || r.text().contains("error-summary"));
+    for (from, to) in [("new", "triaged"), ("triaged", "planned"), ("planned", "in_progress")] {
+        let r = terry.post(&format!("/development/{bug}/update"), &[("status", to), ("was_status", from)]);
+        assert_eq!(r.status, 303, "{from} -> {to}: {}", r.text());
+    }
+    let r = terry.post(
+        &format!("/development/{bug}/update"),
+        &[
+            ("status", "fixed"),
+            ("was_status", "in_progress"),
+            ("fixedInReleaseId", &release),
+            ("was_fixedInReleaseId", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    // A staff note stays with staff.
+    terry.get(&format!("/development/{bug}"));
+    assert_eq!(
+        terry.post(&format!("/development/{bug}/comment"), &[("body", "ROOT CAUSE: buffer"), ("internal", "1")]).status,
+        303
+    );
+    assert!(!eve.get(&format!("/development/{bug}")).text().contains("ROOT CAUSE"));
+
+    // An internal thread is invisible to customers, in the list and by address.
+    let r = terry.post(
+        "/development/new",
+        &[
+            ("kind", "feature"),
+            ("title", "Internal refactor of exports"),
+            ("description", "x"),
+            ("productId", &product),
+            ("visibility", "internal"),
+            ("labels", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let internal = thread_id(&location(&r));
+    assert_eq!(pat.get(&format!("/development/{internal}")).status, 404);
+    let list = pat.get("/development").text();
+    assert!(list.contains("CSV export crashes on large lists") && !list.contains("Internal refactor"));
+    assert!(terry.get("/development?sort=activity").text().contains("Internal refactor"));
+
+    // Shipping the release tells the followers and replies on the linked ticket.
+    terry.get("/development/products");
+    assert_eq!(terry.post(&format!("/development/releases/{release}/released"), &[]).status, 303);
+    wait_for("the release notices", || {
+        notifications(&s, &eve_token, "dev.released").len() == 1
+            && notifications(&s, &pat_token, "dev.released").len() == 1
+    });
+    wait_for("the reply on the ticket", || pat.get(&format!("/tickets/{n}")).text().contains("1.9.21"));
+    assert!(eve.get(&format!("/development/{bug}")).text().contains("Released"));
 });

@@ -74,10 +74,20 @@ impl<'a> Web<'a> {
         r
     }
 
-    /// Signs in through the login form; returns the answer to the POST.
+    /// Signs in through the login form and, like a browser, follows the redirect (which
+    /// gives the signed-in session's CSRF token); returns the answer to the POST.
     pub fn sign_in(&mut self, email: &str, password: &str) -> Response {
         self.get("/login");
-        self.post("/login", &[("email", email), ("password", password)])
+        let r = self.post("/login", &[("email", email), ("password", password)]);
+        let (mut status, mut to) = (r.status, location(&r));
+        for _ in 0..5 {
+            if status != 303 || !to.starts_with('/') {
+                break;
+            }
+            let next = self.get(&to);
+            (status, to) = (next.status, location(&next));
+        }
+        r
     }
 }
 
@@ -756,4 +766,61 @@ both!(session_cookies_are_secure_behind_an_https_public_url, |b: Backend| {
     assert_eq!(r.status, 303);
     let set = r.header("set-cookie").unwrap_or("").to_string();
     assert!(set.starts_with("wrench_session=") && set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+});
+
+both!(saving_the_ticket_form_changes_only_what_was_changed_and_next_never_leaves_the_site, |b: Backend| {
+    let s = server(b).start();
+    let w = World::new(&s);
+    let (tina_id, _) = w.staff("Tina Tech", "tina@msp.test", "TECHNICIAN");
+    let n = w.ticket(&w.admin, "Shared ticket", "two people at once");
+    let mut web = Web::new(&s);
+    web.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD);
+    // The admin opens the ticket page (unassigned); meanwhile someone assigns it over the API.
+    let page = web.get(&format!("/tickets/{n}"));
+    assert_eq!(page.status, 200);
+    s.mutate(&w.admin, "updateTicket", "mutation($n:Int!,$a:ID){ updateTicket(input:{number:$n, assigneeId:$a}){ ticket { number } errors { field message } } }", json!({ "n": n, "a": tina_id }));
+    // The stale page's form still shows "Unassigned"; changing only the priority must keep Tina.
+    let r = web.post(
+        &format!("/tickets/{n}/update"),
+        &[
+            ("status", "new"),
+            ("was_status", "new"),
+            ("priority", "high"),
+            ("was_priority", "normal"),
+            ("assigneeId", "none"),
+            ("was_assigneeId", "none"),
+            ("queueId", "1"),
+            ("was_queueId", "1"),
+            ("tags", ""),
+            ("was_tags", ""),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let t =
+        s.gql(Some(&w.admin), "query($n:Int!){ ticket(number:$n){ priority assignee { name } } }", json!({ "n": n }));
+    assert_eq!(t["ticket"], json!({ "priority": "HIGH", "assignee": { "name": "Tina Tech" } }));
+
+    // `next` only ever leads to a local path.
+    // (as a link carries it, as the form posts it back decoded)
+    let evils = [
+        ("/%09/evil.example", "/\t/evil.example"),
+        ("//evil.example", "//evil.example"),
+        ("/%5Cevil.example", "/\\evil.example"),
+        ("https://evil.example", "https://evil.example"),
+        ("/%C3%A9vil.example", "/évil.example"),
+    ];
+    for (evil, decoded) in evils {
+        let mut web = Web::new(&s);
+        web.get(&format!("/login?next={evil}"));
+        let r = web.post(
+            &format!("/login?next={evil}"),
+            &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("next", decoded)],
+        );
+        assert_eq!(r.status, 303, "{evil}: {}", r.text());
+        let loc = location(&r);
+        assert!(
+            loc.starts_with('/') && !loc.starts_with("//") && !loc.contains("evil") && !loc.contains('\t'),
+            "{evil} -> {loc:?}"
+        );
+    }
 });

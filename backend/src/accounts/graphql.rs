@@ -304,6 +304,8 @@ pub struct ContactFields {
     pub password: Option<String>,
     pub active: Option<bool>,
     pub timezone: Option<String>,
+    /// Your current password, when you change your own.
+    pub current_password: Option<String>,
 }
 
 impl ContactFields {
@@ -316,6 +318,7 @@ impl ContactFields {
             password: self.password,
             active: self.active,
             timezone: self.timezone,
+            current_password: self.current_password,
         })
     }
 }
@@ -328,6 +331,8 @@ pub struct UserFields {
     pub password: Option<String>,
     pub active: Option<bool>,
     pub timezone: Option<String>,
+    /// Your current password, when you change your own.
+    pub current_password: Option<String>,
 }
 
 impl From<UserFields> for UserInput {
@@ -339,6 +344,7 @@ impl From<UserFields> for UserInput {
             password: f.password,
             active: f.active,
             timezone: f.timezone,
+            current_password: f.current_password,
         }
     }
 }

@@ -85,7 +85,13 @@ pub fn accept(app: &App, token: &str, password_text: &str) -> ServiceResult<Cont
     let mut conn = app.conn()?;
     let contact_id = write_tx(&mut conn, |conn| {
         let (invite_id, c) = open_invite(conn, token, now)?;
-        diesel::update(contact_invites::table.find(invite_id)).set(contact_invites::used_at.eq(now)).execute(conn)?;
+        // Conditional, so that two simultaneous uses of one link cannot both succeed.
+        let used = diesel::update(contact_invites::table.find(invite_id).filter(contact_invites::used_at.is_null()))
+            .set(contact_invites::used_at.eq(now))
+            .execute(conn)?;
+        if used == 0 {
+            return Err(ServiceError::NotFound("invite"));
+        }
         diesel::update(contacts::table.find(c.id))
             .set((
                 contacts::password_hash.eq(Some(&hash_text)),

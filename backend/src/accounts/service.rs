@@ -9,7 +9,9 @@ use crate::changelog;
 use crate::db::{write_tx, DbConn};
 use crate::error::{Checks, ServiceError, ServiceResult};
 use crate::paging::{Page, PageRequest};
-use crate::schema::{api_tokens, companies, company_domains, contacts, queue_members, queues, users};
+use crate::schema::{
+    api_tokens, companies, company_domains, contacts, queue_members, queues, ticket_watchers, tickets, users,
+};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use validator::ValidateEmail;
@@ -62,7 +64,8 @@ pub fn authenticate(app: &App, email: &str, password_text: &str, client: &str) -
     }
     let mut conn = app.conn()?;
     let subject = if let Some(user) = store::user_by_email(&mut conn, &email)? {
-        (user.active && password::verify(password_text, &user.password_hash)).then_some(Subject::User(user))
+        // Verify before looking at `active`, so a deactivated account answers as slowly as any other.
+        (password::verify(password_text, &user.password_hash) && user.active).then_some(Subject::User(user))
     } else if let Some(contact) = store::contact_by_email(&mut conn, &email)? {
         let hash = contact.password_hash.clone();
         match hash {
@@ -127,6 +130,25 @@ pub fn verify_password(app: &App, who: &Principal, password_text: &str) -> Servi
         _ => None,
     };
     Ok(hash.is_some_and(|h| password::verify(password_text, &h)))
+}
+
+/// A person changing their own password proves they know the current one (a stolen session
+/// or token alone must not be enough to take the account over). Attempts count against the
+/// same limit as sign-ins.
+fn confirm_current_password(app: &App, who: &Principal, current: Option<&str>) -> ServiceResult<()> {
+    let email = match who {
+        Principal::Staff(s) => s.email.clone(),
+        Principal::Contact(c) => c.email.clone(),
+        _ => return Ok(()),
+    };
+    let key = format!("acct:{email}");
+    app.login_limiter.reserve(&key, app.clock.now()).map_err(ServiceError::RateLimited)?;
+    if verify_password(app, who, current.unwrap_or_default())? {
+        app.login_limiter.forgive(&key);
+        Ok(())
+    } else {
+        Err(ServiceError::invalid("currentPassword", "give your current password to set a new one"))
+    }
 }
 
 /// Creates the first admin when none exists: from `WRENCH_ADMIN_EMAIL`/`_PASSWORD` if set,
@@ -412,6 +434,8 @@ pub struct ContactInput {
     pub password: Option<String>,
     pub active: Option<bool>,
     pub timezone: Option<String>,
+    /// Needed when a contact changes their own password.
+    pub current_password: Option<String>,
 }
 
 fn check_contact(conn: &mut DbConn, input: &ContactInput, existing: Option<i64>) -> ServiceResult<()> {
@@ -535,6 +559,9 @@ pub fn update_contact(app: &App, who: &Principal, id: i64, input: ContactInput) 
     } else {
         who.require_staff_write()?;
     }
+    if own && input.password.is_some() {
+        confirm_current_password(app, who, input.current_password.as_deref())?;
+    }
     let hash = match input.password.as_deref() {
         Some(p) if password::check_strength(p).is_none() => Some(hash_optional(p)?),
         _ => None,
@@ -573,6 +600,25 @@ pub fn update_contact(app: &App, who: &Principal, id: i64, input: ContactInput) 
         }
         if deactivating {
             audit::record(conn, who, "contact.deactivate", "contact", Some(id), &current.email, now)?;
+        }
+        if let Some(company) = input.company_id.filter(|c| *c != current.company_id) {
+            // Moved to another company: stop following the old company's tickets.
+            let foreign: Vec<i64> = ticket_watchers::table
+                .inner_join(tickets::table)
+                .filter(ticket_watchers::contact_id.eq(id))
+                .filter(tickets::company_id.ne(company).or(tickets::company_id.is_null()))
+                .select(ticket_watchers::id)
+                .load(conn)?;
+            diesel::delete(ticket_watchers::table.filter(ticket_watchers::id.eq_any(foreign))).execute(conn)?;
+            audit::record(
+                conn,
+                who,
+                "contact.move",
+                "contact",
+                Some(id),
+                &format!("company {} -> {company}", current.company_id),
+                now,
+            )?;
         }
         changelog::record(conn, "contact", id, now)?;
         Ok::<_, ServiceError>(())
@@ -648,6 +694,8 @@ pub struct UserInput {
     pub password: Option<String>,
     pub active: Option<bool>,
     pub timezone: Option<String>,
+    /// Needed when someone changes their own password.
+    pub current_password: Option<String>,
 }
 
 fn check_user(conn: &mut DbConn, input: &UserInput, existing: Option<i64>) -> ServiceResult<()> {
@@ -721,12 +769,18 @@ pub fn update_user(app: &App, who: &Principal, id: i64, input: UserInput) -> Ser
         let mut c = app.conn()?;
         check_user(&mut c, &input, Some(id))?;
     }
+    if own && input.password.is_some() {
+        confirm_current_password(app, who, input.current_password.as_deref())?;
+    }
     let hash = input.password.as_deref().map(password::hash).transpose().map_err(ServiceError::internal)?;
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {
         let current = store::user(conn, id)?.ok_or(ServiceError::NotFound("user"))?;
         check_user(conn, &input, Some(id))?;
+        // Lock the admins' rows first, so two admins demoting each other at once cannot
+        // leave the instance without one.
+        diesel::update(users::table.filter(users::role.eq("admin"))).set(users::id.eq(users::id)).execute(conn)?;
         let new_role = input.role.unwrap_or(current.role());
         let new_active = input.active.unwrap_or(current.active);
         if current.role() == Role::Admin

@@ -346,8 +346,11 @@ fn verify_code(app: &App, user_id: i64, code: &str) -> ServiceResult<bool> {
             let totp = totp_of(secret, &account)?;
             return match matching_step(&totp, &digits, stamp) {
                 Some(step) if step > r.last_step => {
-                    diesel::update(user_totp::table.find(user_id)).set(user_totp::last_step.eq(step)).execute(conn)?;
-                    Ok(true)
+                    // Conditional, so one code cannot be accepted twice by simultaneous sign-ins.
+                    let n = diesel::update(user_totp::table.find(user_id).filter(user_totp::last_step.lt(step)))
+                        .set(user_totp::last_step.eq(step))
+                        .execute(conn)?;
+                    Ok(n == 1)
                 }
                 _ => Ok(false),
             };

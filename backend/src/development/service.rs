@@ -263,6 +263,11 @@ fn release_in(conn: &mut DbConn, who: &Principal, r: &Release, now: NaiveDateTim
     Ok(())
 }
 
+/// Contacts who requested tickets linked to public threads of the release.
+fn subs_public_contacts(linked: &[(i64, Option<i64>, String, i64)], public: &HashSet<i64>) -> HashSet<i64> {
+    linked.iter().filter(|l| public.contains(&l.3)).filter_map(|l| l.1).collect()
+}
+
 /// Job: tells everyone who should hear that a release shipped, once each. Idempotent: the
 /// notices table remembers who was told and which tickets got their reply, in the same
 /// transaction as the notifications and replies.
@@ -276,24 +281,31 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
     write_tx(&mut conn, |conn| {
         let r = release_row(conn, id)?;
         let product: String = products::table.find(r.product_id).select(products::name).first(conn)?;
-        let threads: Vec<(i64, String)> = dev_threads::table
+        let threads: Vec<(i64, String, String)> = dev_threads::table
             .filter(dev_threads::fixed_in_release_id.eq(id))
             .filter(dev_threads::status.eq(ThreadStatus::Released.as_str()))
-            .select((dev_threads::id, dev_threads::title))
+            .select((dev_threads::id, dev_threads::title, dev_threads::visibility))
             .load(conn)?;
         if threads.is_empty() {
             return Ok(());
         }
         let ids: Vec<i64> = threads.iter().map(|t| t.0).collect();
+        let public: HashSet<i64> = threads.iter().filter(|t| t.2 == Visibility::Public.as_str()).map(|t| t.0).collect();
+        // Customers follow only public threads; on internal ones only staff are told by title.
         let subs: Vec<(Option<i64>, Option<i64>)> = dev_subscriptions::table
             .filter(dev_subscriptions::thread_id.eq_any(&ids))
-            .select((dev_subscriptions::user_id, dev_subscriptions::contact_id))
-            .load(conn)?;
-        let linked: Vec<(i64, Option<i64>, String)> = dev_ticket_links::table
+            .select((dev_subscriptions::thread_id, dev_subscriptions::user_id, dev_subscriptions::contact_id))
+            .load::<(i64, Option<i64>, Option<i64>)>(conn)?
+            .into_iter()
+            .filter(|(t, u, _)| u.is_some() || public.contains(t))
+            .map(|(_, u, c)| (u, c))
+            .collect();
+        let linked: Vec<(i64, Option<i64>, String, i64)> = dev_ticket_links::table
             .inner_join(tickets::table)
             .filter(dev_ticket_links::thread_id.eq_any(&ids))
-            .select((tickets::id, tickets::requester_id, tickets::status))
+            .select((tickets::id, tickets::requester_id, tickets::status, dev_ticket_links::thread_id))
             .load(conn)?;
+        let subscribed_contacts: HashSet<i64> = subs.iter().filter_map(|(_, c)| *c).collect();
         let mut wanted: Vec<Recipient> = subs
             .into_iter()
             .filter_map(|s| match s {
@@ -302,7 +314,7 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
                 _ => None,
             })
             .collect();
-        wanted.extend(linked.iter().filter_map(|(_, r, _)| r.map(Recipient::Contact)));
+        wanted.extend(linked.iter().filter_map(|(_, r, _, _)| r.map(Recipient::Contact)));
         let told: Vec<(Option<i64>, Option<i64>)> = dev_release_notices::table
             .filter(dev_release_notices::release_id.eq(id))
             .filter(dev_release_notices::ticket_id.is_null())
@@ -318,24 +330,35 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
             .collect();
         let mut seen = HashSet::new();
         let fresh: Vec<Recipient> = wanted.into_iter().filter(|r| !told.contains(r) && seen.insert(*r)).collect();
-        let what = if threads.len() == 1 {
-            format!("the fix for “{}”", threads[0].1)
-        } else {
-            format!("{} fixes", threads.len())
+        // Customers may read only public titles: those who reach this release only through a
+        // ticket linked to an internal thread are told without one.
+        let public_contacts: HashSet<i64> = subs_public_contacts(&linked, &public);
+        let (titled, untitled): (Vec<Recipient>, Vec<Recipient>) = fresh.iter().partition(|r| {
+            matches!(r, Recipient::User(_))
+                || matches!(r, Recipient::Contact(c) if public_contacts.contains(c) || subscribed_contacts.contains(c))
+        });
+        let named: Vec<&str> = threads.iter().filter(|t| public.contains(&t.0)).map(|t| t.1.as_str()).collect();
+        let what = match (threads.len(), named.as_slice()) {
+            (1, [title]) => format!("the fix for “{title}”"),
+            (1, []) => "a fix you asked about".to_string(),
+            (n, _) => format!("{n} fixes"),
         };
-        let title = format!("{product} {} shipped {what}", r.label());
-        notify::post_bulk(
-            conn,
-            &fresh,
-            &NewNotification {
-                kind: "dev.released",
-                title: &title,
-                body: &r.notes,
-                ticket_id: None,
-                link: "/development",
-            },
-            now,
-        )?;
+        let staff_what = if threads.len() == 1 { format!("the fix for “{}”", threads[0].1) } else { what.clone() };
+        for (group, what) in [(&titled, &staff_what), (&untitled, &"a fix for your ticket".to_string())] {
+            let title = format!("{product} {} shipped {what}", r.label());
+            notify::post_bulk(
+                conn,
+                group,
+                &NewNotification {
+                    kind: "dev.released",
+                    title: &title,
+                    body: &r.notes,
+                    ticket_id: None,
+                    link: "/development",
+                },
+                now,
+            )?;
+        }
         for chunk in fresh.chunks(500) {
             let rows: Vec<_> = chunk
                 .iter()
@@ -367,14 +390,18 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
             .flatten()
             .collect();
         let mut done = HashSet::new();
-        for (ticket_id, _, status) in &linked {
+        for (ticket_id, _, status, thread) in &linked {
             let open = ticketing::model::Status::parse(status).is_some_and(|s| s.is_active());
             if !open || replied.contains(ticket_id) || !done.insert(*ticket_id) {
                 continue;
             }
             let Some(t) = ticketing::store::lock(conn, *ticket_id)? else { continue };
+            let fix = match threads.iter().find(|t| t.0 == *thread) {
+                Some(t) if public.contains(&t.0) => format!("the fix for “{}”", t.1),
+                _ => "the fix for this problem".to_string(),
+            };
             let body = format!(
-                "Good news: {what} shipped in {product} {}. Please update and let us know if the problem persists.",
+                "Good news: {fix} shipped in {product} {}. Please update and let us know if the problem persists.",
                 r.label()
             );
             ticketing::service::reply_in(
@@ -604,8 +631,12 @@ pub fn update_thread(app: &App, who: &Principal, id: i64, input: ThreadInput) ->
         if to != from && !from.can_become(to) {
             checks.add("status", status_message(from, to));
         }
-        let fixed_in =
-            if to == ThreadStatus::Fixed { input.fixed_in_release_id.or(t.fixed_in_release_id) } else { None };
+        let fixed_in = match to {
+            ThreadStatus::Fixed => input.fixed_in_release_id.or(t.fixed_in_release_id),
+            // A released thread keeps the build that shipped it (later fan-outs need it).
+            ThreadStatus::Released => t.fixed_in_release_id,
+            _ => None,
+        };
         if to == ThreadStatus::Fixed && fixed_in.is_none() {
             checks.add("fixedInReleaseId", "name the build that fixes it");
         }
@@ -682,7 +713,10 @@ fn tell_subscribers(
 ) -> QueryResult<()> {
     let me = person(who).ok();
     let mut to: Vec<Recipient> = subscribers(conn, t.id)?.into_iter().filter(|r| Some(*r) != me).collect();
-    if !t.is_public() {
+    // The visibility as it is now (the caller's copy may predate a change in this transaction).
+    let public: bool = dev_threads::table.find(t.id).select(dev_threads::visibility).first::<String>(conn)?
+        == Visibility::Public.as_str();
+    if !public {
         // Customers never hear about internal threads.
         to.retain(|r| matches!(r, Recipient::User(_)));
     }
@@ -938,7 +972,10 @@ pub fn mark_duplicate(app: &App, who: &Principal, id: i64, survivor: i64) -> Ser
             vote_in(conn, survivor, r, now)?;
         }
         for r in subscribers(conn, id)? {
-            subscribe_in(conn, survivor, r, now)?;
+            // Customers never follow an internal thread (its title would reach them).
+            if keep.is_public() || matches!(r, Recipient::User(_)) {
+                subscribe_in(conn, survivor, r, now)?;
+            }
         }
         let links: Vec<i64> = dev_ticket_links::table
             .filter(dev_ticket_links::thread_id.eq(id))
@@ -961,7 +998,11 @@ pub fn mark_duplicate(app: &App, who: &Principal, id: i64, survivor: i64) -> Ser
             who,
             &dup,
             "dev.status",
-            &format!("“{}” is a duplicate of “{}”, which you now follow", dup.title, keep.title),
+            &if keep.is_public() {
+                format!("“{}” is a duplicate of “{}”, which you now follow", dup.title, keep.title)
+            } else {
+                format!("“{}” was merged into another thread; you will hear when the fix ships", dup.title)
+            },
             now,
         )?;
         changelog::record(conn, "dev_thread", id, now)?;
@@ -1269,7 +1310,15 @@ pub fn move_ticket(app: &App, who: &Principal, input: MoveInput) -> ServiceResul
                     new.title = Some(t.subject.clone());
                 }
                 if new.description.as_deref().is_none_or(|s| s.trim().is_empty()) {
-                    new.description = Some(format!("{}\n\n(from ticket #{})", first.unwrap_or_default(), t.id));
+                    new.description = first;
+                }
+                // The description carries the customer's own words over: whether every
+                // customer may read them is a decision the technician makes explicitly.
+                if new.visibility.is_none() {
+                    return Err(ServiceError::invalid(
+                        "visibility",
+                        "choose public (every customer can read the title and description carried over from the ticket; edit them first if they name people or systems) or internal",
+                    ));
                 }
                 create_in(conn, &new, now)?
             }

@@ -65,7 +65,12 @@ impl<'d, 'a> Walker<'d, 'a> {
                         })
                         .flatten()
                         .map(|i| i.clamp(1, 1000) as u64)
-                        .unwrap_or(1);
+                        // A connection asked for without `first` still returns a default page.
+                        .unwrap_or(if f.selection_set.as_ref().is_some_and(|c| has_edges(c)) {
+                            crate::paging::DEFAULT_PAGE as u64
+                        } else {
+                            1
+                        });
                     depth = depth.max(d + 1);
                     cost = cost.saturating_add(1u64.saturating_add(multiplier.saturating_mul(c)));
                 }
@@ -92,6 +97,11 @@ impl<'d, 'a> Walker<'d, 'a> {
         }
         (depth, cost)
     }
+}
+
+/// Whether a selection set reads a connection's rows (`edges` or `nodes`).
+fn has_edges(set: &[Selection<'_, DefaultScalarValue>]) -> bool {
+    set.iter().any(|s| matches!(s, Selection::Field(f) if f.item.name.item == "edges" || f.item.name.item == "nodes"))
 }
 
 fn count_logins(set: &[Selection<'_, DefaultScalarValue>], fragments: &Fragments<'_, '_>, depth: usize) -> usize {
@@ -124,7 +134,6 @@ pub fn analyse(
             fragments.insert(f.item.name.item, &f.item.selection_set);
         }
     }
-    let walker = Walker { fragments, variables };
     let mut total = Analysis::default();
     for d in &doc {
         let Definition::Operation(op) = d else { continue };
@@ -134,11 +143,19 @@ pub fn analyse(
                 continue;
             }
         }
+        // The values a page size would take: the request's variables over their defaults.
+        let mut values = variables.clone();
+        for (name, def) in op.variables_definition.iter().flat_map(|v| v.item.items.iter()) {
+            if let Some(default) = &def.default_value {
+                values.entry(name.item.to_string()).or_insert_with(|| default.item.clone());
+            }
+        }
+        let walker = Walker { fragments: fragments.clone(), variables: &values };
         let (depth, cost) = walker.walk(&op.selection_set, &mut Vec::new());
         total.depth = total.depth.max(depth);
         total.cost = total.cost.saturating_add(cost);
         if op.operation_type == OperationType::Mutation {
-            total.logins += count_logins(&op.selection_set, &walker.fragments, 0);
+            total.logins += count_logins(&op.selection_set, &fragments, 0);
         }
     }
     Some(total)
@@ -177,6 +194,14 @@ mod tests {
         assert_eq!(b.cost, 1 + 10 * (1 + (1 + 4)), "each spread counts again");
         let c = run("{ a: viewer { __typename } b: viewer { __typename } }");
         assert_eq!(c.cost, 4, "aliases count as the fields they are");
+    }
+
+    #[test]
+    fn default_page_sizes_and_variable_defaults_count() {
+        let a = run("{ tickets { edges { node { subject } } } }");
+        assert_eq!(a.cost, 1 + 25 * (1 + (1 + 1)), "no `first`: the default page of 25");
+        let b = run("query($n: Int = 100) { tickets(first: $n) { edges { node { subject } } } }");
+        assert_eq!(b.cost, 1 + 100 * (1 + (1 + 1)), "a variable's default value counts");
     }
 
     #[test]

@@ -123,15 +123,28 @@ pub fn mark_read(app: &App, who: &Principal, ids: Option<&[i64]>) -> ServiceResu
     let r = recipient_of(who)?;
     let mut conn = app.conn()?;
     let now = app.now();
+    // One UPDATE, whatever the number of unread notifications.
     let n = write_tx(&mut conn, |conn| {
-        let mut target: Vec<i64> =
-            mine(r).filter(notifications::read_at.is_null()).select(notifications::id).load(conn)?;
-        if let Some(ids) = ids {
-            target.retain(|id| ids.contains(id));
+        let unread = notifications::table.filter(notifications::read_at.is_null());
+        let read = notifications::read_at.eq(now);
+        match (r, ids) {
+            (Recipient::User(u), None) => {
+                diesel::update(unread.filter(notifications::user_id.eq(u))).set(read).execute(conn)
+            }
+            (Recipient::User(u), Some(ids)) => {
+                diesel::update(unread.filter(notifications::user_id.eq(u)).filter(notifications::id.eq_any(ids)))
+                    .set(read)
+                    .execute(conn)
+            }
+            (Recipient::Contact(c), None) => {
+                diesel::update(unread.filter(notifications::contact_id.eq(c))).set(read).execute(conn)
+            }
+            (Recipient::Contact(c), Some(ids)) => {
+                diesel::update(unread.filter(notifications::contact_id.eq(c)).filter(notifications::id.eq_any(ids)))
+                    .set(read)
+                    .execute(conn)
+            }
         }
-        diesel::update(notifications::table.filter(notifications::id.eq_any(&target)))
-            .set(notifications::read_at.eq(now))
-            .execute(conn)
     })?;
     Ok(n as i64)
 }

@@ -341,6 +341,12 @@ pub fn event(
     Ok(())
 }
 
+/// Inbound HTML (mail) is sanitised once, here where every message is stored, so no caller
+/// can skip it; pages show only this copy.
+pub fn sanitize_html(html: &str) -> String {
+    ammonia::Builder::default().link_rel(Some("noopener noreferrer nofollow")).clean(html).to_string()
+}
+
 pub fn insert_entry(
     conn: &mut DbConn,
     ticket_id: i64,
@@ -363,7 +369,7 @@ pub fn insert_entry(
             ticket_entries::author_contact_id.eq(c),
             ticket_entries::author_label.eq(label),
             ticket_entries::body.eq(body),
-            ticket_entries::body_html.eq(body_html),
+            ticket_entries::body_html.eq(body_html.map(sanitize_html)),
             ticket_entries::created_at.eq(now),
         ))
         .returning(ticket_entries::id)
@@ -532,6 +538,7 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
             diesel::update(tickets::table.find(t.id))
                 .set((tickets::requester_id.eq(c.id), tickets::company_id.eq(c.company_id)))
                 .execute(conn)?;
+            drop_foreign_watchers(conn, t.id, c.company_id)?;
             event(conn, t.id, who, "requester", None, Some(&c.email), now)?;
         }
         // Tags.
@@ -654,6 +661,18 @@ fn add_watcher(conn: &mut DbConn, ticket_id: i64, user_id: Option<i64>, contact_
     Ok(true)
 }
 
+/// Removes contact watchers who are not of the ticket's company (after the ticket moved to
+/// another company), so they stop hearing about it.
+pub fn drop_foreign_watchers(conn: &mut DbConn, ticket_id: i64, company_id: i64) -> QueryResult<usize> {
+    let foreign: Vec<i64> = ticket_watchers::table
+        .inner_join(contacts::table.on(contacts::id.nullable().eq(ticket_watchers::contact_id)))
+        .filter(ticket_watchers::ticket_id.eq(ticket_id))
+        .filter(contacts::company_id.ne(company_id))
+        .select(ticket_watchers::id)
+        .load(conn)?;
+    diesel::delete(ticket_watchers::table.filter(ticket_watchers::id.eq_any(foreign))).execute(conn)
+}
+
 /// Adds a contact as a watcher (used by the mail gateway for people on Cc).
 pub fn watch_as_contact(conn: &mut DbConn, ticket_id: i64, contact_id: i64) -> QueryResult<bool> {
     add_watcher(conn, ticket_id, None, Some(contact_id))
@@ -703,6 +722,7 @@ pub fn add_reply(app: &App, who: &Principal, number: i64, input: ReplyInput) -> 
     let filed = write_tx(&mut conn, |conn| {
         let t = lock_visible(conn, who, number)?;
         let t = follow_merges(conn, t)?;
+        check_visible(who, &t)?;
         reply_in(conn, app, who, t, input, now)
     })?;
     app.committed();
@@ -735,6 +755,9 @@ pub fn reply_in(
     let staff = who.is_staff();
     if !staff && (input.status.is_some() || input.minutes.is_some()) {
         return Err(ServiceError::Forbidden);
+    }
+    if input.minutes.is_some() && who.user_id().is_none() {
+        checks.add("minutes", "time is logged by a staff member");
     }
     if let Some(m) = input.minutes {
         check_minutes(&mut checks, m);
@@ -774,7 +797,9 @@ pub fn reply_in(
         insert_entry(conn, t.id, EntryKind::Reply, who, input.body.trim_end(), input.body_html.as_deref(), now)?;
     event(conn, t.id, who, "reply", None, Some(&entry_id.to_string()), now)?;
     if let Some(m) = input.minutes {
-        insert_time(conn, t.id, who.user_id().unwrap_or_default(), Some(entry_id), m, input.billable, "", now)?;
+        if let Some(user) = who.user_id() {
+            insert_time(conn, t.id, user, Some(entry_id), m, input.billable, "", now)?;
+        }
     }
     // The reply moves the workflow on.
     let target = if staff {
@@ -860,6 +885,7 @@ pub fn add_note(app: &App, who: &Principal, number: i64, body: &str) -> ServiceR
     let entry_id = write_tx(&mut conn, |conn| {
         let t = lock_visible(conn, who, number)?;
         let t = follow_merges(conn, t)?;
+        check_visible(who, &t)?;
         let entry_id = insert_entry(conn, t.id, EntryKind::Note, who, body.trim_end(), None, now)?;
         event(conn, t.id, who, "note", None, Some(&entry_id.to_string()), now)?;
         diesel::update(tickets::table.find(t.id))
@@ -1128,6 +1154,15 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
             }
         }
         checks.finish()?;
+        // A ticket without a company (triage) that takes in a company's ticket becomes that
+        // company's, so its thread stays visible to them and to nobody else.
+        let company = t.company_id.or(s.company_id);
+        let requester = if t.company_id.is_none() { t.requester_id.or(s.requester_id) } else { t.requester_id };
+        if t.company_id.is_none() && s.company_id.is_some() {
+            diesel::update(tickets::table.find(t.id))
+                .set((tickets::company_id.eq(s.company_id), tickets::requester_id.eq(requester)))
+                .execute(conn)?;
+        }
         let moved: Vec<i64> =
             ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id)).select(ticket_entries::id).load(conn)?;
         diesel::update(ticket_entries::table.filter(ticket_entries::ticket_id.eq(s.id)))
@@ -1142,7 +1177,10 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
                 Recipient::Contact(c) => add_watcher(conn, t.id, None, Some(c))?,
             };
         }
-        if let Some(r) = s.requester_id.filter(|r| Some(*r) != t.requester_id) {
+        if let Some(c) = company {
+            drop_foreign_watchers(conn, t.id, c)?;
+        }
+        if let Some(r) = s.requester_id.filter(|r| Some(*r) != requester) {
             add_watcher(conn, t.id, None, Some(r))?;
         }
         let target_tags: HashSet<String> = store::tags(conn, t.id)?.into_iter().collect();

@@ -88,12 +88,19 @@ pub async fn save_account(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form
     let (name, phone, tz) =
         (f.opt("name").unwrap_or_default(), f.get("phone").to_string(), f.get("timezone").to_string());
     let pw = new_password.clone();
+    let current = f.opt("current_password");
     let r = run(&app, move |app| match &who {
         Principal::Staff(s) => accounts::update_user(
             app,
             &who,
             s.user_id,
-            UserInput { name: Some(name), timezone: Some(tz), password: pw, ..Default::default() },
+            UserInput {
+                name: Some(name),
+                timezone: Some(tz),
+                password: pw,
+                current_password: current,
+                ..Default::default()
+            },
         )
         .map(|_| ()),
         Principal::Contact(c) => accounts::update_contact(
@@ -105,6 +112,7 @@ pub async fn save_account(req: HttpRequest, SignedIn(v): SignedIn, Form(f): Form
                 phone: Some(phone),
                 timezone: Some(tz),
                 password: pw,
+                current_password: current,
                 ..Default::default()
             },
         )

@@ -261,6 +261,7 @@ struct PortalList {
     c: Chrome,
     open: Vec<TicketRow>,
     open_total: i64,
+    open_next_link: Option<String>,
     done: Vec<TicketRow>,
     done_total: i64,
     next_link: Option<String>,
@@ -269,7 +270,7 @@ struct PortalList {
 async fn portal_list(req: HttpRequest, v: Viewer) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let f = FormData::from_query(&req);
-    let (who, after) = (v.who.clone(), f.opt("after"));
+    let (who, after, open_after) = (v.who.clone(), f.opt("after"), f.opt("open_after"));
     let (open, done) = run(&app, move |app| {
         let sort = TicketSort { field: SortField::Updated, descending: true };
         let active: Vec<Status> = Status::ALL.into_iter().filter(|s| s.is_active()).collect();
@@ -278,7 +279,7 @@ async fn portal_list(req: HttpRequest, v: Viewer) -> Result<HttpResponse, WebErr
             &who,
             &TicketFilter { statuses: active, ..Default::default() },
             sort,
-            &PageRequest::new(Some(100), None)?,
+            &PageRequest::new(Some(50), open_after)?,
         )?;
         let done = tickets::list(
             app,
@@ -290,6 +291,11 @@ async fn portal_list(req: HttpRequest, v: Viewer) -> Result<HttpResponse, WebErr
         Ok((open, done))
     })
     .await?;
+    let open_next_link = if open.page.has_next {
+        open.page.items.last().map(|(c, _)| format!("/tickets?{}", query(&[("open_after", c.clone())])))
+    } else {
+        None
+    };
     let next_link = if done.page.has_next {
         done.page.items.last().map(|(c, _)| format!("/tickets?{}", query(&[("after", c.clone())])))
     } else {
@@ -299,6 +305,7 @@ async fn portal_list(req: HttpRequest, v: Viewer) -> Result<HttpResponse, WebErr
         c: Chrome::new(&v, "Your company's tickets", "tickets").with_notice(&f),
         open_total: open.page.total,
         open: TicketRow::all(open),
+        open_next_link,
         done_total: done.page.total,
         done: TicketRow::all(done),
         next_link,

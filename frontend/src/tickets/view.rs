@@ -14,6 +14,8 @@ use chrono::NaiveDateTime;
 use wrench_backend::accounts::model::{Queue, User};
 use wrench_backend::accounts::service as accounts;
 use wrench_backend::app::App;
+use wrench_backend::development::model::{DevThread, Product};
+use wrench_backend::development::service as dev;
 use wrench_backend::error::{FieldError, ServiceError};
 use wrench_backend::paging::PageRequest;
 use wrench_backend::tickets::model::{LinkKind, Priority, Status, Ticket};
@@ -175,6 +177,14 @@ pub struct Kept {
     pub link_other: String,
     pub link_kind: String,
     pub merge_target: String,
+    pub move_mode: String,
+    pub move_existing: String,
+    pub move_kind: String,
+    pub move_title: String,
+    pub move_description: String,
+    pub move_product: String,
+    pub move_visibility: String,
+    pub move_resolve: bool,
 }
 
 impl Kept {
@@ -187,6 +197,9 @@ impl Kept {
             tags: head.tags.join(", "),
             time_billable: true,
             link_kind: "related".into(),
+            move_mode: "new".into(),
+            move_kind: "bug".into(),
+            move_resolve: true,
             ..Default::default()
         };
         match errors.form.as_str() {
@@ -214,6 +227,16 @@ impl Kept {
                 k.link_kind = f.get("kind").into();
             }
             "merge" => k.merge_target = f.get("targetNumber").into(),
+            "move" => {
+                k.move_mode = f.get("mode").into();
+                k.move_existing = f.get("existing").into();
+                k.move_kind = f.get("kind").into();
+                k.move_title = f.get("title").into();
+                k.move_description = f.get("description").into();
+                k.move_product = f.get("productId").into();
+                k.move_visibility = f.get("visibility").into();
+                k.move_resolve = f.get("resolve") == "1";
+            }
             _ => {}
         }
         k
@@ -235,9 +258,28 @@ struct StaffPage {
     priorities: Vec<Priority>,
     users: Vec<User>,
     queues: Vec<Queue>,
+    dev_threads: Vec<DevLink>,
+    products: Vec<Product>,
     errors: Errors,
     k: Kept,
     sla: Vec<crate::sla::ClockRow>,
+}
+
+/// A Development thread the ticket is linked to.
+pub struct DevLink {
+    pub id: i64,
+    pub title: String,
+    pub kind: &'static str,
+    pub status_label: &'static str,
+}
+
+impl DevLink {
+    fn all(threads: Vec<DevThread>) -> Vec<DevLink> {
+        threads
+            .into_iter()
+            .map(|t| DevLink { id: t.id, kind: t.kind().as_str(), status_label: t.status().label(), title: t.title })
+            .collect()
+    }
 }
 
 #[derive(Template)]
@@ -246,6 +288,7 @@ struct PortalPage {
     c: Chrome,
     t: Head,
     thread: Vec<EntryRow>,
+    dev_threads: Vec<DevLink>,
     errors: Errors,
     reply_body: String,
 }
@@ -260,6 +303,8 @@ struct StaffData {
     watchers: Vec<String>,
     users: Vec<User>,
     queues: Vec<Queue>,
+    dev_threads: Vec<DevThread>,
+    products: Vec<Product>,
     sla: Vec<crate::sla::ClockRow>,
 }
 
@@ -296,14 +341,23 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
         })
         .collect();
     let watchers = tickets::watchers(app, who, n)?.into_iter().map(|w| w.name).collect();
-    let users = accounts::list_users(app, who, false, &PageRequest::new(Some(100), None)?)?
+    let mut users: Vec<User> = accounts::list_users(app, who, false, &PageRequest::new(Some(100), None)?)?
         .items
         .into_iter()
         .map(|(_, u)| u)
         .collect();
+    // The current assignee is always a choice (deactivated, or beyond the first 100), so the
+    // form never shows "Unassigned" for an assigned ticket.
+    if let Some(a) = ticket.assignee_id.filter(|a| !users.iter().any(|u| u.id == *a)) {
+        if let Ok(u) = accounts::get_user(app, who, a) {
+            users.push(u);
+        }
+    }
     let queues = accounts::list_queues(app, who)?;
+    let dev_threads = dev::threads_of_ticket(app, who, n)?;
+    let products = dev::list_products(app, who)?;
     let sla = crate::sla::clock_rows(app, who, n)?;
-    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, sla })
+    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, dev_threads, products, sla })
 }
 
 async fn staff_page(
@@ -345,6 +399,8 @@ async fn staff_page(
         priorities: Priority::ALL.to_vec(),
         users: d.users,
         queues: d.queues,
+        dev_threads: DevLink::all(d.dev_threads),
+        products: d.products,
         errors,
         k,
         sla: d.sla,
@@ -360,10 +416,11 @@ async fn portal_page(
 ) -> Result<PortalPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
-    let (ticket, related, thread) = run(&app, move |app| {
+    let (ticket, related, thread, dev_threads) = run(&app, move |app| {
         let (t, r) = tickets::get_with_related(app, &who, n)?;
         let thread = tickets::thread(app, &who, n)?;
-        Ok((t, r, thread))
+        let dev_threads = dev::threads_of_ticket(app, &who, n)?;
+        Ok((t, r, thread, dev_threads))
     })
     .await?;
     let head = Head::of(&ticket, &related);
@@ -372,13 +429,14 @@ async fn portal_page(
             .with_notice(&FormData::from_query(req)),
         t: head,
         thread: thread.into_iter().map(EntryRow::of).collect(),
+        dev_threads: DevLink::all(dev_threads),
         reply_body: if errors.form == "reply" { f.get("body").to_string() } else { String::new() },
         errors,
     })
 }
 
 /// The page again, with a form's errors beside its fields and the user's input kept.
-async fn with_errors(
+pub(crate) async fn with_errors(
     req: &HttpRequest,
     v: &Viewer,
     n: i64,
@@ -455,22 +513,34 @@ pub async fn note(
     }
 }
 
+/// The update form's changes only: a field whose value is what the page showed (`was_…`)
+/// is left alone, so saving one change never reverts what someone else changed meanwhile.
 fn update_of(f: &FormData) -> Result<TicketUpdate, ServiceError> {
+    let changed = |name: &str| match f.opt(&format!("was_{name}")) {
+        Some(was) => f.get(name).trim() != was.trim(),
+        None => true,
+    };
+    let tag_set = |s: &str| {
+        s.split(',')
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     let mut errs: Vec<FieldError> = Vec::new();
     let mut u = TicketUpdate::default();
-    if let Some(s) = f.opt("status") {
+    if let Some(s) = f.opt("status").filter(|_| changed("status")) {
         match Status::parse(&s) {
             Some(s) => u.status = Some(s),
             None => errs.push(FieldError::new("status", "is not a status")),
         }
     }
-    if let Some(p) = f.opt("priority") {
+    if let Some(p) = f.opt("priority").filter(|_| changed("priority")) {
         match Priority::parse(&p) {
             Some(p) => u.priority = Some(p),
             None => errs.push(FieldError::new("priority", "is not a priority")),
         }
     }
-    match f.opt("assigneeId").as_deref() {
+    match f.opt("assigneeId").filter(|_| changed("assigneeId")).as_deref() {
         None => {}
         Some("none") => u.assignee_id = Some(None),
         Some(a) => match a.parse::<i64>() {
@@ -478,11 +548,17 @@ fn update_of(f: &FormData) -> Result<TicketUpdate, ServiceError> {
             Err(_) => errs.push(FieldError::new("assigneeId", "choose a staff user")),
         },
     }
-    match f.int("queueId", "Queue") {
-        Ok(q) => u.queue_id = q,
-        Err(e) => errs.push(e),
+    if changed("queueId") {
+        match f.int("queueId", "Queue") {
+            Ok(q) => u.queue_id = q,
+            Err(e) => errs.push(e),
+        }
     }
-    if f.has("tags") {
+    let tags_changed = match f.opt("was_tags") {
+        Some(was) => tag_set(f.get("tags")) != tag_set(&was),
+        None => true,
+    };
+    if f.has("tags") && tags_changed {
         u.tags = Some(f.get("tags").split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect());
     }
     if errs.is_empty() {
