@@ -13,6 +13,8 @@ pub mod support;
 mod common;
 mod core;
 mod development;
+mod mail;
+mod search;
 mod sla;
 mod web;
 
@@ -21,8 +23,14 @@ use serde_json::{json, Value};
 type Bench = fn() -> Value;
 
 /// Every benchmark: (name, function). Features add theirs here.
-const BENCHES: &[(&str, Bench)] =
-    &[("core", core::run), ("development", development::run), ("web", web::run), ("sla", sla::run)];
+const BENCHES: &[(&str, Bench)] = &[
+    ("core", core::run),
+    ("development", development::run),
+    ("web", web::run),
+    ("search", search::run),
+    ("mail", mail::run),
+    ("sla", sla::run),
+];
 
 fn main() {
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();

@@ -60,10 +60,15 @@ fn percent_encode(s: &str) -> String {
 
 pub fn run(args: Args) -> ExitCode {
     let code = match post(&args) {
-        Ok(status) => {
+        Ok((status, body)) => {
             let code = exit_for_status(status);
             if code != EX_OK {
-                eprintln!("wrench mailgate: the server answered {status}");
+                // The MTA puts this line into the bounce it sends back to the sender.
+                let why = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                    .unwrap_or_else(|| body.chars().take(200).collect());
+                eprintln!("wrench mailgate: the server answered {status}: {why}");
             }
             code
         }
@@ -75,7 +80,7 @@ pub fn run(args: Args) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn post(args: &Args) -> Result<u16, String> {
+fn post(args: &Args) -> Result<(u16, String), String> {
     let token = token(args)?;
     let mut message = Vec::new();
     std::io::stdin().read_to_end(&mut message).map_err(|e| format!("reading the message: {e}"))?;
@@ -91,13 +96,15 @@ fn post(args: &Args) -> Result<u16, String> {
         .http_status_as_error(false)
         .build()
         .into();
-    let response = agent
+    let mut response = agent
         .post(&url)
         .header("Content-Type", "message/rfc822")
         .header("Authorization", &format!("Bearer {token}"))
         .send(&message[..])
         .map_err(|e| format!("posting to {url}: {e}"))?;
-    Ok(response.status().as_u16())
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Ok((status, body))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The `wrench` binary: parses the command line and wires the library together.
 
 mod mailgate;
+mod reindex;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -50,6 +51,9 @@ enum Command {
     /// (connection error, timeout, 5xx, 401, 403, 429, internal failure); 65 the message is
     /// refused and should bounce (400, 413, 422).
     Mailgate(mailgate::Args),
+    /// Rebuild the search index from the database into a new generation; a running server
+    /// keeps serving the old one and switches within seconds, replaying what changed meanwhile.
+    Reindex(reindex::Args),
 }
 
 #[derive(Subcommand)]
@@ -134,6 +138,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             println!("{}", wrench_backend::backup::restore(&config, &path, force)?);
             Ok(())
         }
+        Command::Reindex(args) => reindex::run(config, args),
         Command::Schema | Command::Mailgate(_) => Ok(()),
     }
 }

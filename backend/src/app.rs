@@ -26,11 +26,15 @@ pub struct App {
     pub login_ip_limiter: RateLimiter,
     /// GraphQL introspection (an admin may turn it off).
     pub introspection: AtomicBool,
+    /// The search index in use (fed by `search::indexer`).
+    pub search: crate::search::Search,
 }
 
 impl App {
     pub fn new(config: Config, pool: DbPool, clock: Arc<dyn Clock>, keys: Keys) -> Self {
+        let search = crate::search::Search::new(config.data_dir.join("index"));
         App {
+            search,
             config,
             pool,
             clock,

@@ -34,3 +34,13 @@ pub fn since(conn: &mut DbConn, after: i64, limit: i64) -> QueryResult<Vec<Chang
         .select((change_log::id, change_log::entity, change_log::entity_id))
         .load(conn)
 }
+
+/// Changes with `after < id <= upto`, in id order (the indexer's look back below its cursor).
+pub fn between(conn: &mut DbConn, after: i64, upto: i64) -> QueryResult<Vec<Change>> {
+    change_log::table
+        .filter(change_log::id.gt(after))
+        .filter(change_log::id.le(upto))
+        .order(change_log::id.asc())
+        .select((change_log::id, change_log::entity, change_log::entity_id))
+        .load(conn)
+}

@@ -131,6 +131,7 @@ pub async fn healthz(app: web::Data<Arc<App>>, req: HttpRequest) -> HttpResponse
             "database": app.config.database.backend_name(),
             "change_log_head": head,
             "jobs_queued": jobs,
+            "search": app.search.health(head),
         });
         body["details"] = details;
     }

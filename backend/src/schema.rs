@@ -475,6 +475,53 @@ diesel::joinable!(user_totp -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(contact_invites -> contacts (contact_id));
 
+// ---- mail gateway (migration 2026-11-28-000080_mail)
+
+diesel::table! {
+    mail_messages (id) {
+        id -> BigInt,
+        direction -> Text,
+        message_id -> Text,
+        ticket_id -> Nullable<BigInt>,
+        entry_id -> Nullable<BigInt>,
+        kind -> Text,
+        status -> Text,
+        reason -> Text,
+        from_addr -> Text,
+        to_addr -> Text,
+        subject -> Text,
+        raw_sha256 -> Nullable<Text>,
+        size -> BigInt,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    mail_attachments (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        entry_id -> Nullable<BigInt>,
+        filename -> Text,
+        content_type -> Text,
+        content_id -> Nullable<Text>,
+        size -> BigInt,
+        sha256 -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mail_undeliverable (email) {
+        email -> Text,
+        reason -> Text,
+        status -> Text,
+        ticket_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 // ---- SLA engine (migration 2026-11-28-000070_sla)
 
 diesel::table! {

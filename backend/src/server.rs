@@ -51,6 +51,7 @@ pub fn job_registry() -> Registry {
     r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
     r.register(crate::sla::service::DEADLINE_JOB, Arc::new(crate::sla::service::deadline_job));
     r.register(crate::sla::service::REMEASURE_JOB, Arc::new(crate::sla::service::remeasure_job));
+    r.register(crate::mail::outbound::SEND_JOB, Arc::new(crate::mail::outbound::send));
     r
 }
 
@@ -61,6 +62,7 @@ where
 {
     let registry = Arc::new(job_registry());
     tokio::spawn(jobs::worker(app.clone(), registry));
+    tokio::spawn(crate::search::indexer::run(app.clone()));
     let gql = Arc::new(crate::graphql::http::GraphqlState::new());
     let bind = app.config.bind;
     let data = web::Data::new(app.clone());
@@ -82,6 +84,7 @@ where
                         .body("POST a GraphQL request here.\n")
                 }),
             )
+            .configure(crate::mail::inbound::configure)
             .configure(move |cfg| extra(cfg))
     })
     .bind(bind)

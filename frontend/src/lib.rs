@@ -14,6 +14,7 @@ pub mod development;
 pub mod form;
 pub mod notifications;
 pub mod page;
+pub mod search;
 pub mod session;
 pub mod sla;
 pub mod tickets;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     development::configure(cfg);
     sla::admin::configure(cfg);
+    search::configure(cfg);
     cfg.default_service(web::to(not_found));
 }
 

@@ -9,5 +9,7 @@ mod browser;
 mod core;
 mod development;
 mod drift;
+mod mail;
+mod search;
 mod sla;
 mod web;

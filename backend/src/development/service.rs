@@ -1089,6 +1089,7 @@ pub fn add_comment(app: &App, who: &Principal, id: i64, body: &str, internal: bo
         changelog::record(conn, "dev_thread", id, now)?;
         Ok::<_, ServiceError>(cid)
     })?;
+    app.committed();
     Ok(dev_comments::table.find(cid).select(DevComment::as_select()).first(&mut conn)?)
 }
 

@@ -4,6 +4,7 @@ use super::Ctx;
 use crate::accounts::graphql as accounts;
 use crate::audit::graphql as audit;
 use crate::development::graphql as development;
+use crate::mail::graphql as mail;
 use crate::notifications::graphql as notifications;
 use crate::sla::graphql as sla;
 use crate::tickets::graphql as tickets;
@@ -117,6 +118,16 @@ impl Query {
     ) -> FieldResult<development::DevThreadConnection> {
         development::dev_threads(ctx, super::wants_total(executor), filter, sort, first, after).await
     }
+    /// Full-text search over everything you may see: words, "phrases", field:value,
+    /// -exclude, OR, date ranges (created:>2026-01-01, updated:<7d). At most 100 a page.
+    async fn search(
+        ctx: &Ctx,
+        query: String,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<crate::search::graphql::SearchConnection> {
+        crate::search::graphql::search(ctx, query, first, after).await
+    }
     /// Your API tokens; with `all`, everyone's (admins only).
     async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {
         accounts::api_tokens(ctx, all).await
@@ -132,6 +143,31 @@ impl Query {
     /// Met and breached SLA clocks in [from, to) per company and technician (admins only).
     async fn sla_breach_report(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> FieldResult<sla::BreachReportGql> {
         sla::breach_report(ctx, from, to).await
+    }
+    /// Held, rejected and dropped inbound mail, newest first (admins).
+    async fn mail_quarantine(
+        ctx: &Ctx,
+        include_resolved: Option<bool>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> FieldResult<mail::MailMessageConnection> {
+        mail::quarantine(ctx, include_resolved, first, after).await
+    }
+    /// Every mail message received or sent on a ticket, oldest first (staff).
+    async fn ticket_mail(ctx: &Ctx, number: i32) -> FieldResult<Vec<mail::MailMessageGql>> {
+        mail::ticket_mail(ctx, number).await
+    }
+    /// Files that came by mail on a ticket you may see.
+    async fn ticket_attachments(ctx: &Ctx, number: i32) -> FieldResult<Vec<mail::AttachmentGql>> {
+        mail::ticket_attachments(ctx, number).await
+    }
+    /// Recipient address → queue routes for inbound mail (admins).
+    async fn mail_routes(ctx: &Ctx) -> FieldResult<Vec<mail::MailRoute>> {
+        mail::mail_routes(ctx).await
+    }
+    /// Whether mail to this address hard-bounced (staff).
+    async fn mail_undeliverable(ctx: &Ctx, email: String) -> FieldResult<bool> {
+        mail::undeliverable(ctx, email).await
     }
 }
 
@@ -333,5 +369,21 @@ impl Mutation {
         policy_id: Option<ID>,
     ) -> FieldResult<sla::SlaDeletePayload> {
         sla::set_company_policy(ctx, company_id, policy_id).await
+    }
+    /// Files a held message as it would have been filed had it passed the check (admins).
+    async fn release_mail(ctx: &Ctx, id: ID) -> FieldResult<mail::MailReleasePayload> {
+        mail::release(ctx, id).await
+    }
+    /// Discards a held message (admins).
+    async fn discard_mail(ctx: &Ctx, id: ID) -> FieldResult<mail::MailMessagePayload> {
+        mail::discard(ctx, id).await
+    }
+    /// Routes mail for a recipient address (or "default") to a queue; no queue removes it (admins).
+    async fn set_mail_route(
+        ctx: &Ctx,
+        address: String,
+        queue_id: Option<ID>,
+    ) -> FieldResult<Vec<crate::graphql::UserError>> {
+        mail::set_route(ctx, address, queue_id).await
     }
 }

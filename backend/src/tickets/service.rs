@@ -602,6 +602,7 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         }
         if let Some(s) = u.status.filter(|s| *s != t.status()) {
             set_status(conn, app, who, &t, s, now)?;
+            crate::mail::outbound::on_status_change(conn, app, &t, s, now)?;
             if let Some(r) = t.requester_id {
                 notices.push((
                     vec![Recipient::Contact(r)],
@@ -850,6 +851,9 @@ pub fn reply_in(
         },
         now,
     )?;
+    if staff {
+        crate::mail::outbound::on_staff_reply(conn, app, &t, &author, input.body.trim_end(), now)?;
+    }
     Ok(Filed { ticket_id: t.id, entry_id })
 }
 
@@ -1051,7 +1055,7 @@ pub fn time_entries_of(app: &App, who: &Principal, number: i64) -> ServiceResult
 
 // ---------------------------------------------------------------- links and merging
 
-fn insert_link(conn: &mut DbConn, a: i64, b: i64, kind: LinkKind, now: NaiveDateTime) -> ServiceResult<i64> {
+pub fn insert_link(conn: &mut DbConn, a: i64, b: i64, kind: LinkKind, now: NaiveDateTime) -> ServiceResult<i64> {
     diesel::insert_into(ticket_links::table)
         .values((
             ticket_links::ticket_id.eq(a),

@@ -40,13 +40,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct Overview {
     c: Chrome,
     totp_required: bool,
+    index: wrench_backend::search::IndexStatus,
 }
 
 pub async fn overview(req: HttpRequest, Admin(v): Admin) -> Result<HttpResponse, WebError> {
     let app = app_of(&req)?;
     let who = v.who.clone();
     let totp_required = run(&app, move |app| totp::is_required(app, &who)).await?;
+    let who = v.who.clone();
+    let index = run(&app, move |app| wrench_backend::search::service::index_status(app, &who)).await?;
     render(&Overview {
+        index,
         c: Chrome::new(&v, "Administration", "admin").with_notice(&FormData::from_query(&req)),
         totp_required,
     })

@@ -1,0 +1,182 @@
+//! Diesel queries for the mail gateway, and the content-addressed blob store (raw
+//! messages and attachments under `DATA_DIR/files/ab/SHA256`, written once, never changed).
+
+use crate::db::DbConn;
+use crate::schema::{mail_attachments, mail_messages, mail_undeliverable};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_messages)]
+pub struct MailMessage {
+    pub id: i64,
+    pub direction: String,
+    pub message_id: String,
+    pub ticket_id: Option<i64>,
+    pub entry_id: Option<i64>,
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub from_addr: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub raw_sha256: Option<String>,
+    pub size: i64,
+    pub created_at: NaiveDateTime,
+    pub resolved_at: Option<NaiveDateTime>,
+    pub resolved_by: Option<i64>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_attachments)]
+pub struct MailAttachment {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub entry_id: Option<i64>,
+    pub filename: String,
+    pub content_type: String,
+    pub content_id: Option<String>,
+    pub size: i64,
+    pub sha256: String,
+    pub created_at: NaiveDateTime,
+}
+
+// ---------------------------------------------------------------- blobs
+
+fn blob_path(data_dir: &Path, sha: &str) -> PathBuf {
+    let prefix = sha.get(..2).unwrap_or("00");
+    data_dir.join("files").join(prefix).join(sha)
+}
+
+/// Stores bytes under their SHA-256 (once; an existing blob is left as it is) and returns
+/// the hash. Written to a temporary file and renamed, so a crash never leaves half a blob.
+pub fn put_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
+    let sha = crate::keys::sha256_hex(bytes);
+    let path = blob_path(data_dir, &sha);
+    if path.exists() {
+        return Ok(sha);
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", crate::keys::random_token(6)));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(sha)
+}
+
+pub fn get_blob(data_dir: &Path, sha: &str) -> std::io::Result<Vec<u8>> {
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a content hash"));
+    }
+    std::fs::read(blob_path(data_dir, sha))
+}
+
+// ---------------------------------------------------------------- messages
+
+pub fn by_message_id(conn: &mut DbConn, message_id: &str) -> QueryResult<Option<MailMessage>> {
+    mail_messages::table
+        .filter(mail_messages::message_id.eq(message_id))
+        .select(MailMessage::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn message(conn: &mut DbConn, id: i64) -> QueryResult<Option<MailMessage>> {
+    mail_messages::table.find(id).select(MailMessage::as_select()).first(conn).optional()
+}
+
+/// The ticket of the newest known message among these Message-IDs (sent or received).
+pub fn ticket_of_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Option<i64>> {
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    mail_messages::table
+        .filter(mail_messages::message_id.eq_any(ids))
+        .filter(mail_messages::ticket_id.is_not_null())
+        .order(mail_messages::id.desc())
+        .select(mail_messages::ticket_id)
+        .first::<Option<i64>>(conn)
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Did this address send mail that was filed on the ticket?
+pub fn sender_wrote_on(conn: &mut DbConn, ticket_id: i64, address: &str) -> QueryResult<bool> {
+    let n: i64 = mail_messages::table
+        .filter(mail_messages::ticket_id.eq(ticket_id))
+        .filter(mail_messages::direction.eq("in"))
+        .filter(mail_messages::from_addr.eq(address))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+/// Message-IDs of a ticket's mail, oldest first (for References), at most `limit`, and the
+/// newest received one (for In-Reply-To).
+pub fn thread_ids(conn: &mut DbConn, ticket_id: i64, limit: i64) -> QueryResult<(Vec<String>, Option<String>)> {
+    let mut rows: Vec<(String, String)> = mail_messages::table
+        .filter(mail_messages::ticket_id.eq(ticket_id))
+        .filter(mail_messages::status.ne("held"))
+        .order(mail_messages::id.desc())
+        .limit(limit)
+        .select((mail_messages::message_id, mail_messages::direction))
+        .load(conn)?;
+    let last_in = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
+    rows.reverse();
+    Ok((rows.into_iter().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect(), last_in))
+}
+
+/// How many automatic acknowledgements went to an address since `since`.
+pub fn acks_since(conn: &mut DbConn, address: &str, since: NaiveDateTime) -> QueryResult<i64> {
+    mail_messages::table
+        .filter(mail_messages::to_addr.eq(address))
+        .filter(mail_messages::kind.eq("ack"))
+        .filter(mail_messages::created_at.ge(since))
+        .count()
+        .get_result(conn)
+}
+
+pub fn is_undeliverable(conn: &mut DbConn, address: &str) -> QueryResult<bool> {
+    let n: i64 = mail_undeliverable::table.filter(mail_undeliverable::email.eq(address)).count().get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub fn mark_undeliverable(
+    conn: &mut DbConn,
+    address: &str,
+    reason: &str,
+    status: &str,
+    ticket_id: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(mail_undeliverable::table.filter(mail_undeliverable::email.eq(address))).execute(conn)?;
+    diesel::insert_into(mail_undeliverable::table)
+        .values((
+            mail_undeliverable::email.eq(address),
+            mail_undeliverable::reason.eq(reason),
+            mail_undeliverable::status.eq(status),
+            mail_undeliverable::ticket_id.eq(ticket_id),
+            mail_undeliverable::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn attachments_of(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<MailAttachment>> {
+    mail_attachments::table
+        .filter(mail_attachments::ticket_id.eq(ticket_id))
+        .order(mail_attachments::id)
+        .select(MailAttachment::as_select())
+        .load(conn)
+}
+
+pub fn attachment(conn: &mut DbConn, id: i64) -> QueryResult<Option<MailAttachment>> {
+    mail_attachments::table.find(id).select(MailAttachment::as_select()).first(conn).optional()
+}
