@@ -16,6 +16,7 @@ mod core;
 mod development;
 mod mail;
 mod search;
+mod sla;
 mod web;
 
 use serde_json::{json, Value};
@@ -30,6 +31,7 @@ const BENCHES: &[(&str, Bench)] = &[
     ("search", search::run),
     ("mail", mail::run),
     ("assets", assets::run),
+    ("sla", sla::run),
 ];
 
 fn main() {

@@ -152,13 +152,22 @@ pub fn claim(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<V
 }
 
 /// The earliest time any job becomes claimable (due, or its lease runs out).
+/// Both look-ups walk an index in order and stop at the first row (`jobs_due`, and the
+/// partial `jobs_leased`), so a wake-up costs the same with a million waiting deadlines.
 pub fn next_due(conn: &mut DbConn) -> QueryResult<Option<NaiveDateTime>> {
-    let unlocked: Option<NaiveDateTime> =
-        jobs::table.filter(jobs::locked_until.is_null()).select(diesel::dsl::min(jobs::run_at)).first(conn)?;
+    let unlocked: Option<NaiveDateTime> = jobs::table
+        .filter(jobs::locked_until.is_null())
+        .order((jobs::run_at.asc(), jobs::id.asc()))
+        .select(jobs::run_at)
+        .first(conn)
+        .optional()?;
     let leased: Option<NaiveDateTime> = jobs::table
         .filter(jobs::locked_until.is_not_null())
-        .select(diesel::dsl::min(jobs::locked_until))
-        .first(conn)?;
+        .order(jobs::locked_until.asc())
+        .select(jobs::locked_until)
+        .first::<Option<NaiveDateTime>>(conn)
+        .optional()?
+        .flatten();
     Ok(match (unlocked, leased) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

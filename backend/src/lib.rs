@@ -24,4 +24,5 @@ pub mod schema;
 pub mod search;
 pub mod server;
 pub mod settings;
+pub mod sla;
 pub mod tickets;

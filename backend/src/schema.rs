@@ -85,6 +85,7 @@ diesel::table! {
         last_activity_at -> Timestamp,
         resolved_at -> Nullable<Timestamp>,
         closed_at -> Nullable<Timestamp>,
+        sla_due_at -> Timestamp,
     }
 }
 
@@ -412,6 +413,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_totp,
     recovery_codes,
     contact_invites,
+    sla_calendars,
+    sla_policies,
+    sla_company_policies,
+    sla_clocks,
+    sla_events,
 );
 
 // ---- web UI sign-in (migration 2026-11-28-000040_web)
@@ -652,3 +658,82 @@ diesel::allow_tables_to_appear_in_same_query!(
     asset_alerts,
     ocs_credentials,
 );
+
+// ---- SLA engine (migration 2026-11-28-000070_sla)
+
+diesel::table! {
+    sla_calendars (id) {
+        id -> BigInt,
+        name -> Text,
+        timezone -> Text,
+        hours -> Text,
+        holidays -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_policies (id) {
+        id -> BigInt,
+        name -> Text,
+        is_default -> Bool,
+        calendar_id -> Nullable<BigInt>,
+        targets -> Text,
+        warn_percent -> BigInt,
+        pause_on_third_party -> Bool,
+        breach_raise_priority -> Bool,
+        breach_reassign_to -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_company_policies (company_id) {
+        company_id -> BigInt,
+        policy_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    sla_clocks (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        kind -> Text,
+        state -> Text,
+        policy_id -> Nullable<BigInt>,
+        calendar_id -> Nullable<BigInt>,
+        target_minutes -> Nullable<BigInt>,
+        segments -> Text,
+        running_since -> Nullable<Timestamp>,
+        warn_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
+        warned_at -> Nullable<Timestamp>,
+        breached_at -> Nullable<Timestamp>,
+        met_at -> Nullable<Timestamp>,
+        started_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sla_events (id) {
+        id -> BigInt,
+        ticket_id -> BigInt,
+        clock_kind -> Text,
+        event -> Text,
+        elapsed_seconds -> BigInt,
+        target_minutes -> Nullable<BigInt>,
+        due_at -> Nullable<Timestamp>,
+        company_id -> Nullable<BigInt>,
+        assignee_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(sla_policies -> sla_calendars (calendar_id));
+diesel::joinable!(sla_company_policies -> sla_policies (policy_id));
+diesel::joinable!(sla_company_policies -> companies (company_id));
+diesel::joinable!(sla_clocks -> tickets (ticket_id));
+diesel::joinable!(sla_events -> tickets (ticket_id));

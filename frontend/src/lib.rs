@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod page;
 pub mod search;
 pub mod session;
+pub mod sla;
 pub mod tickets;
 
 use actix_web::http::header;
@@ -41,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     assets::configure(cfg);
     development::configure(cfg);
+    sla::admin::configure(cfg);
     search::configure(cfg);
     cfg.default_service(web::to(not_found));
 }

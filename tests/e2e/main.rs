@@ -12,4 +12,5 @@ mod development;
 mod drift;
 mod mail;
 mod search;
+mod sla;
 mod web;

@@ -7,7 +7,9 @@ use crate::audit::graphql as audit;
 use crate::development::graphql as development;
 use crate::mail::graphql as mail;
 use crate::notifications::graphql as notifications;
+use crate::sla::graphql as sla;
 use crate::tickets::graphql as tickets;
+use chrono::{DateTime, Utc};
 use juniper::{graphql_object, Executor, FieldResult, ID};
 
 pub struct Query;
@@ -130,6 +132,18 @@ impl Query {
     /// Your API tokens; with `all`, everyone's (admins only).
     async fn api_tokens(ctx: &Ctx, all: Option<bool>) -> FieldResult<Vec<accounts::ApiTokenGql>> {
         accounts::api_tokens(ctx, all).await
+    }
+    /// SLA policies, the default first (staff only).
+    async fn sla_policies(ctx: &Ctx) -> FieldResult<Vec<sla::PolicyGql>> {
+        sla::policies(ctx).await
+    }
+    /// Business-hours calendars (staff only).
+    async fn sla_calendars(ctx: &Ctx) -> FieldResult<Vec<sla::CalendarGql>> {
+        sla::calendars(ctx).await
+    }
+    /// Met and breached SLA clocks in [from, to) per company and technician (admins only).
+    async fn sla_breach_report(ctx: &Ctx, from: DateTime<Utc>, to: DateTime<Utc>) -> FieldResult<sla::BreachReportGql> {
+        sla::breach_report(ctx, from, to).await
     }
     /// Held, rejected and dropped inbound mail, newest first (admins).
     async fn mail_quarantine(
@@ -344,6 +358,40 @@ impl Mutation {
     }
     async fn revoke_api_token(ctx: &Ctx, id: ID) -> FieldResult<accounts::RevokeApiTokenPayload> {
         accounts::revoke_api_token(ctx, id).await
+    }
+    /// Adds a business-hours calendar (admins only).
+    async fn create_sla_calendar(ctx: &Ctx, input: sla::CalendarFields) -> FieldResult<sla::SlaCalendarPayload> {
+        sla::create_calendar(ctx, input).await
+    }
+    /// Changes a calendar; tickets measured by it are re-measured (admins only).
+    async fn update_sla_calendar(
+        ctx: &Ctx,
+        id: ID,
+        input: sla::CalendarFields,
+    ) -> FieldResult<sla::SlaCalendarPayload> {
+        sla::update_calendar(ctx, id, input).await
+    }
+    async fn delete_sla_calendar(ctx: &Ctx, id: ID) -> FieldResult<sla::SlaDeletePayload> {
+        sla::delete_calendar(ctx, id).await
+    }
+    /// Adds an SLA policy (admins only).
+    async fn create_sla_policy(ctx: &Ctx, input: sla::PolicyFields) -> FieldResult<sla::SlaPolicyPayload> {
+        sla::create_policy(ctx, input).await
+    }
+    /// Changes a policy; its open tickets are re-measured, losing no time (admins only).
+    async fn update_sla_policy(ctx: &Ctx, id: ID, input: sla::PolicyFields) -> FieldResult<sla::SlaPolicyPayload> {
+        sla::update_policy(ctx, id, input).await
+    }
+    async fn delete_sla_policy(ctx: &Ctx, id: ID) -> FieldResult<sla::SlaDeletePayload> {
+        sla::delete_policy(ctx, id).await
+    }
+    /// Attaches a policy to a company (its contract); null returns it to the default.
+    async fn set_company_sla_policy(
+        ctx: &Ctx,
+        company_id: ID,
+        policy_id: Option<ID>,
+    ) -> FieldResult<sla::SlaDeletePayload> {
+        sla::set_company_policy(ctx, company_id, policy_id).await
     }
     /// Files a held message as it would have been filed had it passed the check (admins).
     async fn release_mail(ctx: &Ctx, id: ID) -> FieldResult<mail::MailReleasePayload> {

@@ -197,6 +197,15 @@ impl TicketGql {
     async fn development_threads(&self, ctx: &Ctx) -> FieldResult<Vec<crate::development::graphql::ThreadGql>> {
         crate::development::graphql::threads_of_ticket(ctx, self.t.id).await
     }
+    /// SLA clocks with a target: due time, time left, state (staff; empty for customers).
+    async fn sla_clocks(&self, ctx: &Ctx) -> FieldResult<Vec<crate::sla::graphql::SlaClockGql>> {
+        crate::sla::graphql::clocks_of_ticket(ctx, self.t.id).await
+    }
+    /// The next running SLA deadline (staff only; null when no clock runs).
+    fn sla_due_at(&self, ctx: &Ctx) -> FieldResult<Option<DateTime<Utc>>> {
+        service::require_staff_view(&ctx.who).gql()?;
+        Ok(Some(self.t.sla_due_at).filter(|d| *d != crate::sla::model::no_deadline()).map(utc))
+    }
     /// Every change, oldest first (staff only).
     async fn events(&self, ctx: &Ctx) -> FieldResult<Vec<EventGql>> {
         let n = self.t.id;
@@ -385,6 +394,8 @@ pub struct TicketFilterInput {
     pub updated_before: Option<DateTime<Utc>>,
     /// Include tickets merged into another (hidden by default).
     pub include_merged: Option<bool>,
+    /// Only tickets with a running SLA clock due before this time (staff only).
+    pub sla_due_before: Option<DateTime<Utc>>,
 }
 
 impl TicketFilterInput {
@@ -408,6 +419,7 @@ impl TicketFilterInput {
             updated_after: self.updated_after.map(naive),
             updated_before: self.updated_before.map(naive),
             include_merged: self.include_merged.unwrap_or(false),
+            sla_due_before: self.sla_due_before.map(naive),
         })
     }
 }
@@ -418,6 +430,8 @@ pub enum TicketSortField {
     UpdatedAt,
     Priority,
     Number,
+    /// The next running SLA deadline (tickets without one last when ascending).
+    SlaDueAt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, GraphQLEnum)]
@@ -440,6 +454,7 @@ impl From<TicketSortInput> for TicketSort {
             TicketSortField::UpdatedAt => SortField::Updated,
             TicketSortField::Priority => SortField::Priority,
             TicketSortField::Number => SortField::Number,
+            TicketSortField::SlaDueAt => SortField::SlaDue,
         };
         TicketSort { field, descending: s.direction != Some(SortDirection::Asc) }
     }

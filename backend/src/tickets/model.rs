@@ -137,6 +137,8 @@ pub struct Ticket {
     pub last_activity_at: NaiveDateTime,
     pub resolved_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    /// The next running SLA deadline (far future when none), kept by `sla::service`.
+    pub sla_due_at: NaiveDateTime,
 }
 
 impl Ticket {

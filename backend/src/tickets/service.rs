@@ -20,6 +20,7 @@ use crate::schema::{
     contacts, queue_members, ticket_entries, ticket_events, ticket_links, ticket_tags, ticket_watchers, tickets,
     time_entries, users,
 };
+use crate::sla::service as sla;
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use serde_json::json;
@@ -80,9 +81,15 @@ pub fn list(
 ) -> ServiceResult<TicketPage> {
     who.require_signed_in()?;
     let confined = who.confined_to_company();
-    if confined.is_some() && (filter.assignee.is_some() || filter.queue_id.is_some() || filter.tag.is_some()) {
+    if confined.is_some()
+        && (filter.assignee.is_some()
+            || filter.queue_id.is_some()
+            || filter.tag.is_some()
+            || filter.sla_due_before.is_some()
+            || sort.field == store::SortField::SlaDue)
+    {
         // Staff-only fields cannot be used to learn anything by filtering either.
-        return Err(ServiceError::invalid("filter", "assignee, queue and tag filters are for staff"));
+        return Err(ServiceError::invalid("filter", "assignee, queue, tag and SLA filters are for staff"));
     }
     let after = match &req.after {
         None => None,
@@ -283,7 +290,7 @@ pub fn create_in(
         },
         now,
     )?;
-    let _ = app;
+    sla::on_ticket(conn, app, id, sla::Trigger::Created, now)?;
     Ok(id)
 }
 
@@ -606,6 +613,7 @@ pub fn update(app: &App, who: &Principal, number: i64, u: TicketUpdate) -> Servi
         diesel::update(tickets::table.find(t.id))
             .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
             .execute(conn)?;
+        sla::on_ticket(conn, app, t.id, sla::Trigger::Changed, now)?;
         changelog::record(conn, "ticket", t.id, now)?;
         for (recipients, title) in notices {
             notify::post(
@@ -810,6 +818,8 @@ pub fn reply_in(
     if let Some(s) = target.filter(|s| *s != status) {
         set_status(conn, app, who, &t, s, now)?;
     }
+    let trigger = if staff { sla::Trigger::StaffReply } else { sla::Trigger::CustomerReply };
+    sla::on_ticket(conn, app, t.id, trigger, now)?;
     diesel::update(tickets::table.find(t.id))
         .set((tickets::updated_at.eq(now), tickets::last_activity_at.eq(now)))
         .execute(conn)?;
@@ -1194,6 +1204,7 @@ pub fn merge(app: &App, who: &Principal, source: i64, target: i64) -> ServiceRes
             ))
             .execute(conn)?;
         jobs::cancel(conn, &format!("autoclose:{}", s.id))?;
+        sla::on_ticket(conn, app, s.id, sla::Trigger::Changed, now)?;
         insert_link(conn, s.id, t.id, LinkKind::MergedInto, now)?;
         event(conn, s.id, who, "merged_into", Some(s.status.as_str()), Some(&t.id.to_string()), now)?;
         event(conn, t.id, who, "merged", None, Some(&s.id.to_string()), now)?;
@@ -1300,6 +1311,7 @@ pub fn auto_close(app: &App, payload: &serde_json::Value) -> Result<(), jobs::Jo
             return Ok(());
         }
         set_status(conn, app, &Principal::System, &t, Status::Closed, now)?;
+        sla::on_ticket(conn, app, id, sla::Trigger::Changed, now)?;
         changelog::record(conn, "ticket", id, now)?;
         Ok::<_, ServiceError>(())
     })?;

@@ -29,6 +29,8 @@ pub struct TicketFilter {
     pub updated_before: Option<NaiveDateTime>,
     /// Tickets merged into another are hidden unless asked for.
     pub include_merged: bool,
+    /// A running SLA clock due before this time.
+    pub sla_due_before: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,6 +40,7 @@ pub enum SortField {
     Updated,
     Priority,
     Number,
+    SlaDue,
 }
 
 impl SortField {
@@ -47,6 +50,7 @@ impl SortField {
             SortField::Updated => "u",
             SortField::Priority => "p",
             SortField::Number => "n",
+            SortField::SlaDue => "s",
         }
     }
 }
@@ -85,6 +89,7 @@ impl Keyset {
             SortField::Updated => micros(t.updated_at),
             SortField::Priority => t.priority,
             SortField::Number => t.id,
+            SortField::SlaDue => micros(t.sla_due_at),
         };
         Keyset { key, id: t.id }
     }
@@ -163,6 +168,9 @@ pub fn filtered<'a>(filter: &'a TicketFilter, confined_company: Option<i64>) -> 
     if let Some(t) = filter.updated_before {
         q = q.filter(tickets::updated_at.lt(t));
     }
+    if let Some(t) = filter.sla_due_before {
+        q = q.filter(tickets::sla_due_at.lt(t));
+    }
     q
 }
 
@@ -192,6 +200,7 @@ pub fn page<'a>(q: BoxedTickets<'a>, sort: TicketSort, after: Option<Keyset>, li
         SortField::Created => keyset_page!(q, tickets::created_at, from_micros, after, d),
         SortField::Updated => keyset_page!(q, tickets::updated_at, from_micros, after, d),
         SortField::Priority => keyset_page!(q, tickets::priority, |k: i64| k, after, d),
+        SortField::SlaDue => keyset_page!(q, tickets::sla_due_at, from_micros, after, d),
         SortField::Number => {
             let mut q = q;
             if let Some(a) = after {

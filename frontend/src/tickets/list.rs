@@ -36,6 +36,8 @@ pub struct TicketRow {
     pub tags: Vec<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The SLA badge (staff lists only).
+    pub sla: Option<crate::sla::Badge>,
 }
 
 impl TicketRow {
@@ -59,6 +61,7 @@ impl TicketRow {
                 tags: r.tags.get(&t.id).cloned().unwrap_or_default(),
                 created_at: t.created_at,
                 updated_at: t.updated_at,
+                sla: None,
             })
             .collect()
     }
@@ -205,7 +208,7 @@ pub async fn list(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
     let mut errs = Vec::new();
     let q = ListQuery::parse(&f, &mut errs);
     let (who, filter, sort, after, company) = (v.who.clone(), q.filter(&v), q.sort(), q.after.clone(), q.company);
-    let (page, companies, queues, users, err) = run(&app, move |app| {
+    let (page, companies, queues, users, err, badges) = run(&app, move |app| {
         let (page, err) = match tickets::list(app, &who, &filter, sort, &PageRequest::new(Some(PAGE_SIZE), after)?) {
             Ok(p) => (Some(p), None),
             Err(wrench_backend::error::ServiceError::Invalid(e)) => (None, Some(e)),
@@ -214,7 +217,9 @@ pub async fn list(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
         let companies = company_options(app, &who, company)?;
         let queues = accounts::list_queues(app, &who)?;
         let users = accounts::list_users(app, &who, false, &PageRequest::new(Some(100), None)?)?;
-        Ok((page, companies, queues, users.items.into_iter().map(|(_, u)| u).collect(), err))
+        let ids: Vec<i64> = page.iter().flat_map(|p| p.page.items.iter().map(|(_, t)| t.id)).collect();
+        let badges = crate::sla::badges(app, &who, &ids)?;
+        Ok((page, companies, queues, users.items.into_iter().map(|(_, u)| u).collect(), err, badges))
     })
     .await?;
     errs.extend(err.unwrap_or_default());
@@ -228,7 +233,9 @@ pub async fn list(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
                 pairs.push(("after", n));
                 format!("/tickets?{}", query(&pairs))
             });
-            (TicketRow::all(p), total, next_link)
+            let mut rows = TicketRow::all(p);
+            crate::sla::attach(&mut rows, &badges);
+            (rows, total, next_link)
         }
         None => (Vec::new(), 0, None),
     };

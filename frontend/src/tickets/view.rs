@@ -262,6 +262,7 @@ struct StaffPage {
     products: Vec<Product>,
     errors: Errors,
     k: Kept,
+    sla: Vec<crate::sla::ClockRow>,
 }
 
 /// A Development thread the ticket is linked to.
@@ -304,6 +305,7 @@ struct StaffData {
     queues: Vec<Queue>,
     dev_threads: Vec<DevThread>,
     products: Vec<Product>,
+    sla: Vec<crate::sla::ClockRow>,
 }
 
 fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64) -> Result<StaffData, ServiceError> {
@@ -354,7 +356,8 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
     let queues = accounts::list_queues(app, who)?;
     let dev_threads = dev::threads_of_ticket(app, who, n)?;
     let products = dev::list_products(app, who)?;
-    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, dev_threads, products })
+    let sla = crate::sla::clock_rows(app, who, n)?;
+    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, dev_threads, products, sla })
 }
 
 async fn staff_page(
@@ -400,6 +403,7 @@ async fn staff_page(
         products: d.products,
         errors,
         k,
+        sla: d.sla,
     })
 }
 

@@ -1,0 +1,121 @@
+//! Diesel queries for SLA calendars, policies, clocks and metric events.
+
+use super::model::{CalendarRow, Clock, ClockEvent, Policy};
+use crate::db::DbConn;
+use crate::schema::{queue_members, sla_calendars, sla_clocks, sla_company_policies, sla_events, sla_policies, users};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+pub fn calendar(conn: &mut DbConn, id: i64) -> QueryResult<Option<CalendarRow>> {
+    sla_calendars::table.find(id).select(CalendarRow::as_select()).first(conn).optional()
+}
+
+pub fn calendars(conn: &mut DbConn) -> QueryResult<Vec<CalendarRow>> {
+    sla_calendars::table.order(sla_calendars::name).select(CalendarRow::as_select()).load(conn)
+}
+
+pub fn policy(conn: &mut DbConn, id: i64) -> QueryResult<Option<Policy>> {
+    sla_policies::table.find(id).select(Policy::as_select()).first(conn).optional()
+}
+
+pub fn policies(conn: &mut DbConn) -> QueryResult<Vec<Policy>> {
+    sla_policies::table
+        .order((sla_policies::is_default.desc(), sla_policies::name))
+        .select(Policy::as_select())
+        .load(conn)
+}
+
+pub fn default_policy(conn: &mut DbConn) -> QueryResult<Option<Policy>> {
+    sla_policies::table
+        .filter(sla_policies::is_default.eq(true))
+        .order(sla_policies::id)
+        .select(Policy::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The company's contract policy, else the default.
+pub fn policy_for(conn: &mut DbConn, company_id: Option<i64>) -> QueryResult<Option<Policy>> {
+    if let Some(c) = company_id {
+        let attached: Option<Policy> = sla_company_policies::table
+            .inner_join(sla_policies::table)
+            .filter(sla_company_policies::company_id.eq(c))
+            .select(Policy::as_select())
+            .first(conn)
+            .optional()?;
+        if attached.is_some() {
+            return Ok(attached);
+        }
+    }
+    default_policy(conn)
+}
+
+pub fn company_policy_id(conn: &mut DbConn, company_id: i64) -> QueryResult<Option<i64>> {
+    sla_company_policies::table.find(company_id).select(sla_company_policies::policy_id).first(conn).optional()
+}
+
+pub fn clocks_of(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<Clock>> {
+    sla_clocks::table
+        .filter(sla_clocks::ticket_id.eq(ticket_id))
+        .order(sla_clocks::id)
+        .select(Clock::as_select())
+        .load(conn)
+}
+
+pub fn clocks_of_many(conn: &mut DbConn, ticket_ids: &[i64]) -> QueryResult<Vec<Clock>> {
+    if ticket_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    sla_clocks::table
+        .filter(sla_clocks::ticket_id.eq_any(ticket_ids))
+        .order(sla_clocks::id)
+        .select(Clock::as_select())
+        .load(conn)
+}
+
+pub fn events_of(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<ClockEvent>> {
+    sla_events::table
+        .filter(sla_events::ticket_id.eq(ticket_id))
+        .order(sla_events::id)
+        .select(ClockEvent::as_select())
+        .load(conn)
+}
+
+/// Outcomes (met / breached) recorded in `[from, to)`.
+pub fn outcomes(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> QueryResult<Vec<ClockEvent>> {
+    sla_events::table
+        .filter(sla_events::created_at.ge(from))
+        .filter(sla_events::created_at.lt(to))
+        .filter(sla_events::event.eq_any(["met", "breached"]))
+        .order(sla_events::id)
+        .select(ClockEvent::as_select())
+        .load(conn)
+}
+
+/// Active admins (they hear about every breach).
+pub fn admins(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    users::table.filter(users::role.eq("admin")).filter(users::active.eq(true)).select(users::id).load(conn)
+}
+
+pub fn dispatchers(conn: &mut DbConn, queue_id: i64) -> QueryResult<Vec<i64>> {
+    queue_members::table
+        .inner_join(users::table)
+        .filter(queue_members::queue_id.eq(queue_id))
+        .filter(queue_members::is_dispatcher.eq(true))
+        .filter(users::active.eq(true))
+        .select(queue_members::user_id)
+        .load(conn)
+}
+
+/// Tickets whose clocks follow a policy and still run or wait (for re-measuring).
+pub fn open_tickets_of_policy(conn: &mut DbConn, policy_id: i64, after: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    sla_clocks::table
+        .filter(sla_clocks::policy_id.eq(policy_id))
+        .filter(sla_clocks::state.eq_any(["running", "paused"]))
+        .filter(sla_clocks::ticket_id.gt(after))
+        .select(sla_clocks::ticket_id)
+        .distinct()
+        .order(sla_clocks::ticket_id)
+        .limit(limit)
+        .load(conn)
+}
