@@ -11,7 +11,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::NaiveDateTime;
-use std::collections::HashMap;
 use wrench_backend::accounts::auth::Principal;
 use wrench_backend::accounts::model::User;
 use wrench_backend::accounts::service as accounts;
@@ -57,19 +56,24 @@ pub struct ThreadRow {
     pub last_activity_at: NaiveDateTime,
 }
 
+/// Every product and release, loaded once per page and looked up by id.
 struct Names {
-    products: HashMap<i64, String>,
-    releases: HashMap<i64, String>,
+    products: Vec<Product>,
+    releases: Vec<Release>,
 }
 
 impl Names {
     fn load(app: &App, who: &Principal) -> Result<Names, ServiceError> {
-        let products = dev::list_products(app, who)?.into_iter().map(|p| (p.id, p.name)).collect();
-        let releases = dev::list_releases(app, who, None)?.into_iter().map(|r| (r.id, r.label())).collect();
-        Ok(Names { products, releases })
+        Ok(Names { products: dev::list_products(app, who)?, releases: dev::list_releases(app, who, None)? })
+    }
+    fn product(&self, id: i64) -> String {
+        self.products.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default()
     }
     fn release(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.releases.get(&i).cloned()).unwrap_or_default()
+        id.and_then(|i| self.releases.iter().find(|r| r.id == i)).map(Release::label).unwrap_or_default()
+    }
+    fn releases_of(&self, product: i64) -> Vec<Release> {
+        self.releases.iter().filter(|r| r.product_id == product).cloned().collect()
     }
 }
 
@@ -82,7 +86,7 @@ impl ThreadRow {
             status: t.status().as_str(),
             status_label: t.status().label(),
             public: t.is_public(),
-            product: names.products.get(&t.product_id).cloned().unwrap_or_default(),
+            product: names.product(t.product_id),
             votes: t.vote_count,
             subscribers: t.subscriber_count,
             last_activity_at: t.last_activity_at,
@@ -136,13 +140,10 @@ pub async fn list(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
         search: Some(q.clone()).filter(|s| !s.is_empty()),
     };
     let (who, after, s) = (v.who.clone(), f.opt("after"), sort_of(&sort));
-    let (page, names, products) = run(&app, move |app| {
+    let (page, names) = run(&app, move |app| {
         let mut req = PageRequest::new(Some(50), after)?;
         req.count = false;
-        let page = dev::list_threads(app, &who, &filter, s, &req)?;
-        let names = Names::load(app, &who)?;
-        let products = dev::list_products(app, &who)?;
-        Ok((page, names, products))
+        Ok((dev::list_threads(app, &who, &filter, s, &req)?, Names::load(app, &who)?))
     })
     .await?;
     let base = vec![
@@ -162,7 +163,7 @@ pub async fn list(req: HttpRequest, SignedIn(v): SignedIn) -> Result<HttpRespons
     render(&ListPage {
         c: Chrome::new(&v, "Development", "development").with_notice(&f),
         rows: page.items.iter().map(|(_, t)| ThreadRow::of(t, &names)).collect(),
-        products,
+        products: names.products,
         statuses: ThreadStatus::ALL.to_vec(),
         q,
         kind,
@@ -247,7 +248,6 @@ struct ThreadData {
     voters: Vec<String>,
     followers: Vec<String>,
     tickets: Vec<i64>,
-    releases: Vec<Release>,
     users: Vec<User>,
 }
 
@@ -257,23 +257,17 @@ fn load_thread(app: &App, who: &Principal, id: i64) -> Result<ThreadData, Servic
     let labels = dev::labels_of(app, who, id)?;
     let standing = dev::my_standing(app, who, id)?;
     let comments = dev::comments(app, who, id)?;
-    let (voters, followers, tickets, releases, users) = if who.is_staff() {
+    let (voters, followers, tickets, users) = if who.is_staff() {
         let users = accounts::list_users(app, who, false, &PageRequest::new(Some(100), None)?)?
             .items
             .into_iter()
             .map(|(_, u)| u)
             .collect();
-        (
-            dev::voters(app, who, id)?,
-            dev::subscriber_names(app, who, id)?,
-            dev::linked_tickets(app, who, id)?,
-            dev::list_releases(app, who, Some(thread.product_id))?,
-            users,
-        )
+        (dev::voters(app, who, id)?, dev::subscriber_names(app, who, id)?, dev::linked_tickets(app, who, id)?, users)
     } else {
         Default::default()
     };
-    Ok(ThreadData { thread, names, labels, standing, comments, voters, followers, tickets, releases, users })
+    Ok(ThreadData { thread, names, labels, standing, comments, voters, followers, tickets, users })
 }
 
 async fn thread_page(
@@ -330,7 +324,7 @@ async fn thread_page(
         followers: d.followers,
         tickets: d.tickets,
         next_statuses,
-        releases: d.releases,
+        releases: if v.is_staff() { d.names.releases_of(t.product_id) } else { Vec::new() },
         users: d.users,
         was_fixed,
         was_owner,
@@ -613,24 +607,23 @@ struct ProductsPage {
 async fn products_page(req: &HttpRequest, v: &Viewer, f: &FormData, errors: Errors) -> Result<ProductsPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
-    let (products, releases) =
-        run(&app, move |app| Ok((dev::list_products(app, &who)?, dev::list_releases(app, &who, None)?))).await?;
-    let names: HashMap<i64, String> = products.iter().map(|p| (p.id, p.name.clone())).collect();
-    let releases = releases
-        .into_iter()
+    let names = run(&app, move |app| Names::load(app, &who)).await?;
+    let releases = names
+        .releases
+        .iter()
         .map(|r| ReleaseRow {
             id: r.id,
-            product: names.get(&r.product_id).cloned().unwrap_or_default(),
+            product: names.product(r.product_id),
             label: r.label(),
             status: r.status().as_str(),
             released: r.status() == ReleaseStatus::Released,
             release_date: r.release_date,
-            notes: r.notes,
+            notes: r.notes.clone(),
         })
         .collect();
     Ok(ProductsPage {
         c: Chrome::new(v, "Products and releases", "development").with_notice(&FormData::from_query(req)),
-        products,
+        products: names.products,
         releases,
         product_name: if errors.form == "product" { f.get("name").into() } else { String::new() },
         product_description: if errors.form == "product" { f.get("description").into() } else { String::new() },
