@@ -4,7 +4,6 @@
 
 use super::query::{self, Atom, Builder, Lookup, Parsed};
 use super::schema::{acl_company, DocKind, Fields, ACL_PUBLIC, FACETS, UPDATED};
-use super::Generation;
 use crate::accounts::auth::Principal;
 use crate::app::App;
 use crate::db::DbConn;
@@ -18,7 +17,7 @@ use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{DocAddress, DocId, Score, SegmentReader, TantivyDocument, Term};
+use tantivy::{DocAddress, DocId, Score, Searcher, SegmentReader, TantivyDocument, Term};
 
 /// When the exact words find fewer hits than this, words of five letters or more are
 /// matched with a typo too.
@@ -124,20 +123,22 @@ pub fn search(app: &App, who: &Principal, text: &str, page: &PageRequest) -> Ser
     };
     let highlight = builder.highlight_terms(&parsed);
     let limit = page.first as usize;
-    let mut found = run(&g, permitted(who, &g.fields, user_query), offset as usize, limit + 1, now)?;
+    // One searcher for the whole request: the indexer may reload the reader at any moment, and
+    // document addresses are only valid in the searcher that produced them.
+    let searcher = g.reader.searcher();
+    let mut found = run(&searcher, permitted(who, &g.fields, user_query), offset as usize, limit + 1, now)?;
     let mut fuzzy = false;
     let typo_words = parsed.fuzzy_words();
     if found.total < FUZZY_BELOW && !typo_words.is_empty() {
         builder.fuzzy = true;
         if let Some(q) = builder.build(&parsed) {
-            let again = run(&g, permitted(who, &g.fields, q), offset as usize, limit + 1, now)?;
+            let again = run(&searcher, permitted(who, &g.fields, q), offset as usize, limit + 1, now)?;
             if again.total > found.total {
                 found = again;
                 fuzzy = true;
             }
         }
     }
-    let searcher = g.reader.searcher();
     let has_next = found.top.len() > limit;
     found.top.truncate(limit);
     let mut hits = Vec::with_capacity(found.top.len());
@@ -214,8 +215,7 @@ struct Found {
     facets: FacetCounts,
 }
 
-fn run(g: &Generation, q: Box<dyn Query>, offset: usize, limit: usize, now: i64) -> ServiceResult<Found> {
-    let searcher = g.reader.searcher();
+fn run(searcher: &Searcher, q: Box<dyn Query>, offset: usize, limit: usize, now: i64) -> ServiceResult<Found> {
     let top = TopDocs::with_limit(limit).and_offset(offset).tweak_score(move |seg: &SegmentReader| {
         let updated = seg.fast_fields().i64(UPDATED).ok().map(|c| c.first_or_default_col(now));
         move |doc: DocId, score: Score| {
