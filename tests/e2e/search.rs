@@ -19,7 +19,8 @@ const SEARCH: &str = r#"query($q:String!,$f:Int,$a:String){ search(query:$q, fir
     ... on DevThreadHit { id title }
     ... on DevCommentHit { id threadId internal snippetHtml } } }
   pageInfo { hasNextPage hasPreviousPage endCursor }
-  facets { kind { value count filter } status { value count filter } company { label count filter } } } }"#;
+  facets { kind { value count filter } status { value count filter } company { label count filter } }
+  groups { kind label totalCount edges { kind } } } }"#;
 
 fn search_page(s: &Server, token: &str, q: &str, first: i64, after: Option<&str>) -> Value {
     s.gql(Some(token), SEARCH, json!({ "q": q, "f": first, "a": after }))["search"].clone()
@@ -214,6 +215,20 @@ both!(a_contact_never_sees_another_company_or_an_internal_note, |b: Backend| {
     assert!(!found.iter().any(|(k, n)| k == "note" || *n == theirs), "{found:?}");
     let kinds: i64 = r["facets"]["kind"].as_array().unwrap().iter().map(|f| f["count"].as_i64().unwrap()).sum();
     assert_eq!(kinds, 3, "facet counts agree with what Pat may see: {r}");
+    // The same hits grouped by kind: every hit once, in its kind's group, counts from the facets.
+    let groups = r["groups"].as_array().unwrap();
+    let mut grouped: Vec<&str> = Vec::new();
+    for g in groups {
+        let kind = g["kind"].as_str().unwrap();
+        assert!(!grouped.contains(&kind), "one group per kind: {r}");
+        grouped.push(kind);
+        let edges = g["edges"].as_array().unwrap();
+        assert!(edges.iter().all(|e| e["kind"] == kind), "{r}");
+        assert_eq!(g["totalCount"].as_u64().unwrap() as usize, edges.len(), "{r}");
+    }
+    let in_groups: usize = groups.iter().map(|g| g["edges"].as_array().unwrap().len()).sum();
+    assert_eq!(in_groups, 3, "{r}");
+    assert_eq!(grouped[0], r["edges"][0]["kind"].as_str().unwrap(), "the best hit's kind comes first: {r}");
     assert_eq!(r["facets"]["company"], json!([]), "{r}");
 
     // Asking for notes or the other company's words finds nothing, counts included.

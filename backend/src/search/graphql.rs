@@ -178,6 +178,21 @@ pub struct SearchConnection {
     pub ticket_number: Option<i32>,
     /// True when the exact words found little and these results include words with a typo.
     pub fuzzy: bool,
+    /// This page's hits grouped by kind, each group where its best hit ranks.
+    pub groups: Vec<SearchGroup>,
+}
+
+/// The hits of one kind on this page.
+#[derive(GraphQLObject)]
+#[graphql(context = Ctx)]
+pub struct SearchGroup {
+    /// ticket, reply, note, company, contact, thread, comment, asset.
+    pub kind: String,
+    /// The kind as people read it ("Tickets", "Replies"…).
+    pub label: String,
+    /// How many documents of this kind match, over all pages.
+    pub total_count: i32,
+    pub edges: Vec<SearchEdge>,
 }
 
 fn facet_values(v: Vec<FacetValue>) -> Vec<SearchFacetValue> {
@@ -266,7 +281,35 @@ fn node(h: Hit) -> SearchHit {
     }
 }
 
+fn edge(h: Hit) -> SearchEdge {
+    SearchEdge { cursor: h.cursor.clone(), score: f64::from(h.score), kind: h.kind.as_str().to_string(), node: node(h) }
+}
+
+/// Groups the page's hits by kind, keeping relevance order inside and between groups.
+fn groups(hits: &[Hit], kinds: &[FacetValue]) -> Vec<SearchGroup> {
+    let mut out: Vec<SearchGroup> = Vec::new();
+    for h in hits {
+        let kind = h.kind.as_str();
+        let at = match out.iter().position(|g| g.kind == kind) {
+            Some(i) => i,
+            None => {
+                let total = kinds.iter().find(|f| f.value == kind).map_or(0, |f| f.count);
+                out.push(SearchGroup {
+                    kind: kind.to_string(),
+                    label: h.kind.label().to_string(),
+                    total_count: i32::try_from(total).unwrap_or(i32::MAX),
+                    edges: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        out[at].edges.push(edge(h.clone()));
+    }
+    out
+}
+
 pub fn connection(r: SearchResults) -> SearchConnection {
+    let groups = groups(&r.hits, &r.facets.kind);
     let page_info = PageInfo {
         has_next_page: r.has_next,
         has_previous_page: r.has_previous,
@@ -274,16 +317,7 @@ pub fn connection(r: SearchResults) -> SearchConnection {
         end_cursor: r.hits.last().map(|h| h.cursor.clone()),
     };
     SearchConnection {
-        edges: r
-            .hits
-            .into_iter()
-            .map(|h| SearchEdge {
-                cursor: h.cursor.clone(),
-                score: f64::from(h.score),
-                kind: h.kind.as_str().to_string(),
-                node: node(h),
-            })
-            .collect(),
+        edges: r.hits.into_iter().map(edge).collect(),
         page_info,
         total_count: i32::try_from(r.total).unwrap_or(i32::MAX),
         facets: SearchFacets {
@@ -293,6 +327,7 @@ pub fn connection(r: SearchResults) -> SearchConnection {
         },
         ticket_number: r.ticket_number.map(int),
         fuzzy: r.fuzzy,
+        groups,
     }
 }
 
