@@ -46,11 +46,11 @@ impl App {
             changes_wake: Arc::new(Notify::new()),
             login_limiter: RateLimiter::new(10, chrono::Duration::minutes(15)),
             login_ip_limiter: RateLimiter::new(30, chrono::Duration::minutes(15)),
-            reset_limiter: RateLimiter::new(
-                crate::accounts::resets::PER_ADDRESS_PER_HOUR,
+            reset_limiter: RateLimiter::new(crate::accounts::resets::PER_ADDRESS_PER_HOUR, chrono::Duration::hours(1)),
+            reset_ip_limiter: RateLimiter::new(
+                crate::accounts::resets::PER_CLIENT_PER_HOUR,
                 chrono::Duration::hours(1),
             ),
-            reset_ip_limiter: RateLimiter::new(crate::accounts::resets::PER_CLIENT_PER_HOUR, chrono::Duration::hours(1)),
             introspection: AtomicBool::new(true),
         }
     }

@@ -505,7 +505,12 @@ both!(customers_following_fixes_get_one_release_mail_listing_them, |b: Backend| 
     // Pat follows both public threads (one through a moved ticket); Ivy's ticket sits on the internal one.
     let n = w.ticket(&pat, "Export broken", "The PDF export crashes.");
     s.mutate(&w.admin, "moveTicketToDevelopment", "mutation($n:Int!,$t:ID){ moveTicketToDevelopment(input:{number:$n, threadId:$t}){ thread { id } errors { field message } } }", json!({ "n": n, "t": export }));
-    s.mutate(&pat, "subscribeThread", "mutation($i:ID!){ subscribeThread(id:$i){ thread { id } errors { field message } } }", json!({ "i": search }));
+    s.mutate(
+        &pat,
+        "subscribeThread",
+        "mutation($i:ID!){ subscribeThread(id:$i){ thread { id } errors { field message } } }",
+        json!({ "i": search }),
+    );
     let m = w.ticket(&ivy, "Login shows a stack trace", "Our login page shows a stack trace.");
     s.mutate(&w.admin, "moveTicketToDevelopment", "mutation($n:Int!,$t:ID){ moveTicketToDevelopment(input:{number:$n, threadId:$t}){ thread { id } errors { field message } } }", json!({ "n": m, "t": secret }));
     for id in [&export, &search, &secret] {
@@ -518,7 +523,10 @@ both!(customers_following_fixes_get_one_release_mail_listing_them, |b: Backend| 
         json!({ "r": setup.release }),
     );
     let release_mails = |to: &str| -> Vec<String> {
-        crate::reset::mails_to(&s, to).into_iter().filter(|m| m.contains("shipped") && m.contains("you follow")).collect()
+        crate::reset::mails_to(&s, to)
+            .into_iter()
+            .filter(|m| m.contains("shipped") && m.contains("you follow"))
+            .collect()
     };
     wait_for("Pat's release mail", || !release_mails("pat@acme.example").is_empty());
     // Ivy's ticket got its reply mail: by then the whole fan-out has been sent.

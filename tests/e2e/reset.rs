@@ -15,9 +15,8 @@ const NEW_PASSWORD: &str = "a brand new password";
 /// The spooled messages to `to`, raw (headers and body), oldest first.
 pub fn mails_to(s: &Server, to: &str) -> Vec<String> {
     let dir = s.dir.join("mail-spool");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
     files.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "eml"));
     let mut mails: Vec<(std::time::SystemTime, String)> = files
         .into_iter()
@@ -209,7 +208,10 @@ both!(a_customer_resets_by_link_which_expires_and_voids_the_others, |b: Backend|
     assert_ne!(second, third);
     let short = reset_password(&s, third.trim_start_matches("/reset/"), "short");
     assert_eq!(short["errors"][0]["field"], "password");
-    assert_eq!(reset_password(&s, third.trim_start_matches("/reset/"), NEW_PASSWORD), json!({ "done": true, "errors": [] }));
+    assert_eq!(
+        reset_password(&s, third.trim_start_matches("/reset/"), NEW_PASSWORD),
+        json!({ "done": true, "errors": [] })
+    );
     assert_eq!(reset_password(&s, third.trim_start_matches("/reset/"), NEW_PASSWORD)["done"], false, "once");
     assert_eq!(web.get(&second).status, 404, "the other open link was voided");
     assert!(gql_login(&s, "pat@acme.example", "portal password 1")["token"].is_null(), "the old password fails");

@@ -554,8 +554,7 @@ pub async fn login(ctx: &Ctx, email: String, password: String, totp_code: Option
 
 pub async fn request_password_reset(ctx: &Ctx, email: String) -> FieldResult<RequestPasswordResetPayload> {
     let client = ctx.client.clone();
-    let (v, errors) =
-        payload(ctx.run(move |app, _| super::resets::request(app, &email, &client)).await)?;
+    let (v, errors) = payload(ctx.run(move |app, _| super::resets::request(app, &email, &client)).await)?;
     Ok(RequestPasswordResetPayload { accepted: v.is_some(), errors })
 }
 

@@ -63,9 +63,7 @@ fn account_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Accoun
     if let Some(u) = store::user_by_email(conn, email)? {
         return Ok(u.active.then_some(Account::User(u)));
     }
-    Ok(store::contact_by_email(conn, email)?
-        .filter(|c| c.active && c.password_hash.is_some())
-        .map(Account::Contact))
+    Ok(store::contact_by_email(conn, email)?.filter(|c| c.active && c.password_hash.is_some()).map(Account::Contact))
 }
 
 /// Asks for a reset link for `email`. `Ok(())` whether or not an account exists; the link

@@ -293,7 +293,8 @@ fn release_mail(
         return Ok(0);
     }
     let titles: HashMap<i64, &str> = threads.iter().map(|t| (t.0, t.1.as_str())).collect();
-    let notes = if r.notes.trim().is_empty() { String::new() } else { format!("Release notes:\n{}\n\n", r.notes.trim()) };
+    let notes =
+        if r.notes.trim().is_empty() { String::new() } else { format!("Release notes:\n{}\n\n", r.notes.trim()) };
     let mut mails = Vec::with_capacity(wanted.len());
     for chunk in wanted.chunks(500) {
         let people: Vec<(i64, String, String)> = contacts::table
@@ -307,9 +308,15 @@ fn release_mail(
             followed.dedup();
             let list: String = followed
                 .iter()
-                .filter_map(|t| titles.get(t).map(|title| format!("- {title}\n  {}/development/{t}\n", app.config.public_url)))
+                .filter_map(|t| {
+                    titles.get(t).map(|title| format!("- {title}\n  {}/development/{t}\n", app.config.public_url))
+                })
                 .collect();
-            let what = if followed.len() == 1 { "a fix you follow".to_string() } else { format!("{} fixes you follow", followed.len()) };
+            let what = if followed.len() == 1 {
+                "a fix you follow".to_string()
+            } else {
+                format!("{} fixes you follow", followed.len())
+            };
             mails.push(OutMail {
                 to: email,
                 to_name: name.clone(),

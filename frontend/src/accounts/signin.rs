@@ -9,8 +9,8 @@ use crate::session::{app_of, cookie, pre_session, removal, run, MaybeViewer};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use wrench_backend::accounts::{invites, resets};
 use wrench_backend::accounts::sessions::{self, Stage, COOKIE};
+use wrench_backend::accounts::{invites, resets};
 use wrench_backend::error::{FieldError, ServiceError};
 
 /// `/`: the dashboard for staff, the company's tickets for contacts, else the login form.
@@ -274,8 +274,11 @@ pub async fn forgot_page(req: HttpRequest, v: MaybeViewer) -> Result<HttpRespons
     let app = app_of(&req)?;
     let q = FormData::from_query(&req);
     let (csrf, new_cookie) = pre_sign_in_csrf(&app, &req, &v);
-    let page =
-        ForgotPage { c: Chrome::anonymous("Forgot your password?", csrf), email: q.get("email").trim().into(), errors: Errors::none() };
+    let page = ForgotPage {
+        c: Chrome::anonymous("Forgot your password?", csrf),
+        email: q.get("email").trim().into(),
+        errors: Errors::none(),
+    };
     with_cookie(render(&page)?, new_cookie)
 }
 
