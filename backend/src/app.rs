@@ -24,6 +24,9 @@ pub struct App {
     /// Failed sign-ins, per account and per client address (API and web share it).
     pub login_limiter: RateLimiter,
     pub login_ip_limiter: RateLimiter,
+    /// Password reset requests, per email address and per client address (web and API share it).
+    pub reset_limiter: RateLimiter,
+    pub reset_ip_limiter: RateLimiter,
     /// GraphQL introspection (an admin may turn it off).
     pub introspection: AtomicBool,
     /// The search index in use (fed by `search::indexer`).
@@ -43,6 +46,11 @@ impl App {
             changes_wake: Arc::new(Notify::new()),
             login_limiter: RateLimiter::new(10, chrono::Duration::minutes(15)),
             login_ip_limiter: RateLimiter::new(30, chrono::Duration::minutes(15)),
+            reset_limiter: RateLimiter::new(crate::accounts::resets::PER_ADDRESS_PER_HOUR, chrono::Duration::hours(1)),
+            reset_ip_limiter: RateLimiter::new(
+                crate::accounts::resets::PER_CLIENT_PER_HOUR,
+                chrono::Duration::hours(1),
+            ),
             introspection: AtomicBool::new(true),
         }
     }

@@ -737,3 +737,21 @@ diesel::joinable!(sla_company_policies -> sla_policies (policy_id));
 diesel::joinable!(sla_company_policies -> companies (company_id));
 diesel::joinable!(sla_clocks -> tickets (ticket_id));
 diesel::joinable!(sla_events -> tickets (ticket_id));
+
+// ---- password reset links (migration 2026-11-28-000115_password_resets)
+
+diesel::table! {
+    password_resets (id) {
+        id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        contact_id -> Nullable<BigInt>,
+        token_hash -> Text,
+        client_addr -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(password_resets -> users (user_id));
+diesel::joinable!(password_resets -> contacts (contact_id));

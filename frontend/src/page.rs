@@ -110,6 +110,8 @@ fn notice(key: &str) -> Option<&'static str> {
         "totp-off" => "Two-factor sign-in is off.",
         "signed-out" => "You are signed out.",
         "invite" => "Your password is set. Sign in with your email and the new password.",
+        "reset-sent" => "If an account exists for that address, we have sent it a link to choose a new password. The link works once, for an hour.",
+        "reset" => "Your password is changed and every other sign-in has ended. Sign in with the new password.",
         "joined" => "You joined this thread: you follow it and can vote and comment.",
         "voted" => "Your vote counts.",
         "unvoted" => "Your vote is withdrawn.",

@@ -485,3 +485,63 @@ both!(the_whole_development_loop_works_in_the_browser, |b: Backend| {
     wait_for("the reply on the ticket", || pat.get(&format!("/tickets/{n}")).text().contains("1.9.21"));
     assert!(eve.get(&format!("/development/{bug}")).text().contains("Released"));
 });
+
+both!(customers_following_fixes_get_one_release_mail_listing_them, |b: Backend| {
+    let s = crate::support::server(b).env("WRENCH_MAIL_FROM", "support@msp.test").start();
+    let w = World::new(&s);
+    let setup = product_and_release(&s, &w.admin);
+    let acme = w.company("Acme", &[]);
+    let globex = w.company("Globex", &[]);
+    let (_, pat) = w.contact(&acme, "Pat Acme", "pat@acme.example");
+    let (_, ivy) = w.contact(&globex, "Ivy Globex", "ivy@globex.example");
+    w.contact(&globex, "Quinn Quiet", "quinn@globex.example");
+    let thread = |title: &str, visibility: &str| {
+        let p = s.mutate(&w.admin, "createDevThread", &format!("mutation($p:ID,$t:String){{ createDevThread(input:{{kind: BUG, title:$t, productId:$p, visibility: {visibility}}}){{ thread {{ id }} errors {{ field message }} }} }}"), json!({ "p": setup.product, "t": title }));
+        p["thread"]["id"].as_str().unwrap().to_string()
+    };
+    let export = thread("Export crashes with umlauts", "PUBLIC");
+    let search = thread("Search misses attachments", "PUBLIC");
+    let secret = thread("Security hardening of the login", "INTERNAL");
+    // Pat follows both public threads (one through a moved ticket); Ivy's ticket sits on the internal one.
+    let n = w.ticket(&pat, "Export broken", "The PDF export crashes.");
+    s.mutate(&w.admin, "moveTicketToDevelopment", "mutation($n:Int!,$t:ID){ moveTicketToDevelopment(input:{number:$n, threadId:$t}){ thread { id } errors { field message } } }", json!({ "n": n, "t": export }));
+    s.mutate(
+        &pat,
+        "subscribeThread",
+        "mutation($i:ID!){ subscribeThread(id:$i){ thread { id } errors { field message } } }",
+        json!({ "i": search }),
+    );
+    let m = w.ticket(&ivy, "Login shows a stack trace", "Our login page shows a stack trace.");
+    s.mutate(&w.admin, "moveTicketToDevelopment", "mutation($n:Int!,$t:ID){ moveTicketToDevelopment(input:{number:$n, threadId:$t}){ thread { id } errors { field message } } }", json!({ "n": m, "t": secret }));
+    for id in [&export, &search, &secret] {
+        s.mutate(&w.admin, "updateDevThread", "mutation($i:ID!,$r:ID){ updateDevThread(id:$i, input:{status: FIXED, fixedInReleaseId:$r}){ thread { status } errors { field message } } }", json!({ "i": id, "r": setup.release }));
+    }
+    s.mutate(
+        &w.admin,
+        "markReleaseReleased",
+        "mutation($r:ID!){ markReleaseReleased(id:$r){ release { status } errors { field message } } }",
+        json!({ "r": setup.release }),
+    );
+    let release_mails = |to: &str| -> Vec<String> {
+        crate::reset::mails_to(&s, to)
+            .into_iter()
+            .filter(|m| m.contains("shipped") && m.contains("you follow"))
+            .collect()
+    };
+    wait_for("Pat's release mail", || !release_mails("pat@acme.example").is_empty());
+    // Ivy's ticket got its reply mail: by then the whole fan-out has been sent.
+    wait_for("Ivy's ticket reply by mail", || {
+        crate::reset::mails_to(&s, "ivy@globex.example").iter().any(|m| m.contains("1.9.21"))
+    });
+    let pats = release_mails("pat@acme.example");
+    assert_eq!(pats.len(), 1, "one mail per customer per release, not one per thread: {pats:?}");
+    let mail = &pats[0];
+    assert!(mail.contains("Subject: Wrench 2.0 beta (build 1.9.21) shipped 2 fixes you follow"), "{mail}");
+    assert!(mail.contains("Export crashes with umlauts") && mail.contains("Search misses attachments"), "{mail}");
+    assert!(!mail.contains("Security hardening"), "never an internal title: {mail}");
+    assert!(!mail.contains("[#"), "not about a ticket: {mail}");
+    let ivys = crate::reset::mails_to(&s, "ivy@globex.example");
+    assert!(release_mails("ivy@globex.example").is_empty(), "Ivy follows no public thread");
+    assert!(ivys.iter().all(|m| !m.contains("Security hardening")), "the internal title never reaches Ivy: {ivys:?}");
+    assert!(crate::reset::mails_to(&s, "quinn@globex.example").is_empty(), "people not following hear nothing");
+});

@@ -11,6 +11,7 @@ mod core;
 mod development;
 mod drift;
 mod mail;
+mod reset;
 mod search;
 mod sla;
 mod web;

@@ -606,13 +606,13 @@ both!(admin_pages_manage_users_queues_tokens_and_show_the_audit_log, |b: Backend
 });
 
 /// The current TOTP code for a base32 secret at a Unix time.
-fn totp_code(secret: &str, at: i64) -> String {
+pub fn totp_code(secret: &str, at: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
     let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).unwrap();
     t.generate(at as u64)
 }
 
-fn secret_on(html: &str) -> String {
+pub fn secret_on(html: &str) -> String {
     let i = html.find("class=\"secret\">").expect("the key is shown") + "class=\"secret\">".len();
     html[i..].chars().take_while(|c| *c != '<').collect()
 }

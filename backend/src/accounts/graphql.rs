@@ -395,6 +395,24 @@ pub struct LoginPayload {
     pub errors: Vec<UserError>,
 }
 
+/// The answer to a password reset request: the same whether or not an account exists.
+#[derive(GraphQLObject)]
+#[graphql(context = Ctx)]
+pub struct RequestPasswordResetPayload {
+    /// True when the request was taken: if an account with that address exists, a link to
+    /// set a new password is on its way (it works once, for an hour).
+    pub accepted: bool,
+    pub errors: Vec<UserError>,
+}
+
+#[derive(GraphQLObject)]
+#[graphql(context = Ctx)]
+pub struct ResetPasswordPayload {
+    /// True when the password was changed; sign in with it (and any second factor) next.
+    pub done: bool,
+    pub errors: Vec<UserError>,
+}
+
 #[derive(GraphQLObject)]
 #[graphql(context = Ctx)]
 pub struct CompanyPayload {
@@ -532,6 +550,24 @@ pub async fn login(ctx: &Ctx, email: String, password: String, totp_code: Option
     let expires = utc(ctx.app.now()) + chrono::Duration::hours(super::auth::JWT_LIFETIME_HOURS);
     let (v, errors) = payload(r)?;
     Ok(LoginPayload { expires_at: v.as_ref().map(|_| expires), token: v.map(|(t, _)| t), errors })
+}
+
+pub async fn request_password_reset(ctx: &Ctx, email: String) -> FieldResult<RequestPasswordResetPayload> {
+    let client = ctx.client.clone();
+    let (v, errors) = payload(ctx.run(move |app, _| super::resets::request(app, &email, &client)).await)?;
+    Ok(RequestPasswordResetPayload { accepted: v.is_some(), errors })
+}
+
+pub async fn reset_password(ctx: &Ctx, token: String, password: String) -> FieldResult<ResetPasswordPayload> {
+    let r = ctx.run(move |app, _| super::resets::reset(app, &token, &password)).await;
+    let (v, errors) = payload(r.map_err(|e| match e {
+        crate::error::ServiceError::NotFound(_) => crate::error::ServiceError::invalid(
+            "token",
+            "this reset link has expired or was already used; ask for a new one",
+        ),
+        e => e,
+    }))?;
+    Ok(ResetPasswordPayload { done: v.is_some(), errors })
 }
 
 pub async fn create_company(ctx: &Ctx, input: CompanyFields) -> FieldResult<CompanyPayload> {

@@ -12,6 +12,7 @@ use crate::changelog;
 use crate::db::{read_tx, write_tx, DbConn};
 use crate::error::{Checks, ServiceError, ServiceResult};
 use crate::jobs;
+use crate::mail::outbound::{self, OutMail};
 use crate::notifications::service::{self as notify, NewNotification, Recipient};
 use crate::paging::{Page, PageRequest};
 use crate::schema::{
@@ -22,7 +23,7 @@ use crate::tickets as ticketing;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::json;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub const RELEASE_FANOUT_JOB: &str = "dev.release_fanout";
 const SHORTCUT_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -268,6 +269,74 @@ fn subs_public_contacts(linked: &[(i64, Option<i64>, String, i64)], public: &Has
     linked.iter().filter(|l| public.contains(&l.3)).filter_map(|l| l.1).collect()
 }
 
+/// One mail per customer newly told of this release who follows public threads fixed in it,
+/// listing those threads (never an internal one), queued in bulk in the fan-out's transaction.
+#[allow(clippy::too_many_arguments)]
+fn release_mail(
+    conn: &mut DbConn,
+    app: &App,
+    product: &str,
+    r: &Release,
+    threads: &[(i64, String, String)],
+    fresh: &[Recipient],
+    follows: &HashMap<i64, Vec<i64>>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let wanted: Vec<i64> = fresh
+        .iter()
+        .filter_map(|r| match r {
+            Recipient::Contact(c) if follows.contains_key(c) => Some(*c),
+            _ => None,
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    let titles: HashMap<i64, &str> = threads.iter().map(|t| (t.0, t.1.as_str())).collect();
+    let notes =
+        if r.notes.trim().is_empty() { String::new() } else { format!("Release notes:\n{}\n\n", r.notes.trim()) };
+    let mut mails = Vec::with_capacity(wanted.len());
+    for chunk in wanted.chunks(500) {
+        let people: Vec<(i64, String, String)> = contacts::table
+            .filter(contacts::id.eq_any(chunk))
+            .filter(contacts::active.eq(true))
+            .select((contacts::id, contacts::email, contacts::name))
+            .load(conn)?;
+        for (id, email, name) in people {
+            let mut followed: Vec<i64> = follows.get(&id).cloned().unwrap_or_default();
+            followed.sort_unstable();
+            followed.dedup();
+            let list: String = followed
+                .iter()
+                .filter_map(|t| {
+                    titles.get(t).map(|title| format!("- {title}\n  {}/development/{t}\n", app.config.public_url))
+                })
+                .collect();
+            let what = if followed.len() == 1 {
+                "a fix you follow".to_string()
+            } else {
+                format!("{} fixes you follow", followed.len())
+            };
+            mails.push(OutMail {
+                to: email,
+                to_name: name.clone(),
+                subject: format!("{product} {} shipped {what}", r.label()),
+                body: format!(
+                    "Hello {name},\n\n{product} {} has shipped with {what}:\n\n{list}\n{notes}\
+                     You receive this because you follow these threads; stop following a thread on its\n\
+                     page to hear no more about it.\n",
+                    r.label()
+                ),
+                ticket: None,
+                kind: "release",
+                automatic: true,
+                answers: None,
+            });
+        }
+    }
+    outbound::queue_bulk(conn, app, mails, now)
+}
+
 /// Job: tells everyone who should hear that a release shipped, once each. Idempotent: the
 /// notices table remembers who was told and which tickets got their reply, in the same
 /// transaction as the notifications and replies.
@@ -292,10 +361,18 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
         let ids: Vec<i64> = threads.iter().map(|t| t.0).collect();
         let public: HashSet<i64> = threads.iter().filter(|t| t.2 == Visibility::Public.as_str()).map(|t| t.0).collect();
         // Customers follow only public threads; on internal ones only staff are told by title.
-        let subs: Vec<(Option<i64>, Option<i64>)> = dev_subscriptions::table
+        let sub_rows: Vec<(i64, Option<i64>, Option<i64>)> = dev_subscriptions::table
             .filter(dev_subscriptions::thread_id.eq_any(&ids))
             .select((dev_subscriptions::thread_id, dev_subscriptions::user_id, dev_subscriptions::contact_id))
-            .load::<(i64, Option<i64>, Option<i64>)>(conn)?
+            .load(conn)?;
+        // The public threads of this release each customer follows (they are mailed the list).
+        let mut follows: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (t, _, c) in &sub_rows {
+            if let Some(c) = c.filter(|_| public.contains(t)) {
+                follows.entry(c).or_default().push(*t);
+            }
+        }
+        let subs: Vec<(Option<i64>, Option<i64>)> = sub_rows
             .into_iter()
             .filter(|(t, u, _)| u.is_some() || public.contains(t))
             .map(|(_, u, c)| (u, c))
@@ -380,6 +457,7 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
                 DbConn::Postgres(c) => diesel::insert_into(dev_release_notices::table).values(&rows).execute(c)?,
             };
         }
+        release_mail(conn, app, &product, &r, &threads, &fresh, &follows, now)?;
         // A public reply on every linked ticket still open, naming the build.
         let replied: HashSet<i64> = dev_release_notices::table
             .filter(dev_release_notices::release_id.eq(id))

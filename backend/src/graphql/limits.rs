@@ -2,7 +2,8 @@
 //! Fragments are expanded (each spread counts again), aliases count as the fields they are,
 //! and a `first`/`last` argument multiplies the cost of what it selects. Introspection
 //! (`__schema`, `__type`) is free, so the standard introspection query is always allowed.
-//! `login` fields are counted too, so a document cannot smuggle many sign-in attempts.
+//! `login` fields (and password resets) are counted too, so a document cannot smuggle many
+//! sign-in attempts.
 
 use juniper::{DefaultScalarValue, Definition, InputValue, OperationType, Selection, Variables};
 use std::collections::HashMap;
@@ -110,7 +111,10 @@ fn count_logins(set: &[Selection<'_, DefaultScalarValue>], fragments: &Fragments
     }
     set.iter()
         .map(|s| match s {
-            Selection::Field(f) => usize::from(f.item.name.item == "login"),
+            // Password resets hash a password too (and probe addresses): they count as sign-ins.
+            Selection::Field(f) => {
+                usize::from(matches!(f.item.name.item, "login" | "resetPassword" | "requestPasswordReset"))
+            }
             Selection::InlineFragment(fr) => count_logins(&fr.item.selection_set, fragments, depth + 1),
             Selection::FragmentSpread(sp) => {
                 fragments.get(sp.item.name.item).map(|c| count_logins(c, fragments, depth + 1)).unwrap_or(0)

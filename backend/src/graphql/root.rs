@@ -208,6 +208,16 @@ impl Mutation {
     ) -> FieldResult<accounts::LoginPayload> {
         accounts::login(ctx, email, password, totp_code).await
     }
+    /// Asks for a mailed link to set a new password (staff or customer contact). The answer
+    /// never says whether an account exists; requests are limited per address and client.
+    async fn request_password_reset(ctx: &Ctx, email: String) -> FieldResult<accounts::RequestPasswordResetPayload> {
+        accounts::request_password_reset(ctx, email).await
+    }
+    /// Sets a new password with the token from a reset link (`/reset/TOKEN`). The link works
+    /// once; every session of the account ends; two-factor sign-in still applies afterwards.
+    async fn reset_password(ctx: &Ctx, token: String, password: String) -> FieldResult<accounts::ResetPasswordPayload> {
+        accounts::reset_password(ctx, token, password).await
+    }
     async fn create_company(ctx: &Ctx, input: accounts::CompanyFields) -> FieldResult<accounts::CompanyPayload> {
         accounts::create_company(ctx, input).await
     }

@@ -107,6 +107,122 @@ pub fn queue(conn: &mut DbConn, app: &App, mail: OutMail, now: NaiveDateTime) ->
     Ok(Some(message_id))
 }
 
+/// Queues many messages at once with multi-row inserts (a release mailed to thousands of
+/// customers), with the same headers, stamps and durability as `queue`. Addresses that
+/// hard-bounced before are skipped. Returns how many messages were queued.
+pub fn queue_bulk(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::schema::{jobs as jobs_t, mail_undeliverable};
+    use std::collections::{HashMap, HashSet};
+    let domain = own_domain(app);
+    let mut queued = 0;
+    // Each chunk is three statements; 500 rows stay far below either backend's parameter limit.
+    for chunk in mails.chunks(500) {
+        let addresses: Vec<String> = chunk.iter().map(|m| m.to.trim().to_lowercase()).collect();
+        let undeliverable: HashSet<String> = mail_undeliverable::table
+            .filter(mail_undeliverable::email.eq_any(&addresses))
+            .select(mail_undeliverable::email)
+            .load::<String>(conn)?
+            .into_iter()
+            .collect();
+        let mut threads: HashMap<i64, (Vec<String>, Option<String>)> = HashMap::new();
+        let mut ready = Vec::with_capacity(chunk.len());
+        for (mail, to) in chunk.iter().zip(addresses) {
+            if to.is_empty() || undeliverable.contains(&to) {
+                continue;
+            }
+            let (mut references, mut in_reply_to) = match mail.ticket {
+                Some(t) => match threads.get(&t) {
+                    Some(ids) => ids.clone(),
+                    None => {
+                        let ids = store::thread_ids(conn, t, 20)?;
+                        threads.insert(t, ids.clone());
+                        ids
+                    }
+                },
+                None => (Vec::new(), None),
+            };
+            if let Some(a) = mail.answers.clone() {
+                if !references.contains(&a) {
+                    references.push(a.clone());
+                }
+                in_reply_to = Some(a);
+            }
+            let reply_to = match mail.ticket {
+                Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
+                None => app.config.mail_from.clone(),
+            };
+            let subject = match mail.ticket {
+                Some(t) if threading::subject_tag(&mail.subject).is_none() => format!("[#{t}] {}", mail.subject),
+                _ => mail.subject.clone(),
+            };
+            let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
+            ready.push((mail, to, message_id, subject, reply_to, references, in_reply_to));
+        }
+        if ready.is_empty() {
+            continue;
+        }
+        let rows: Vec<_> = ready
+            .iter()
+            .map(|(mail, to, message_id, subject, ..)| {
+                (
+                    mail_messages::direction.eq("out"),
+                    mail_messages::message_id.eq(message_id.as_str()),
+                    mail_messages::ticket_id.eq(mail.ticket),
+                    mail_messages::kind.eq(mail.kind),
+                    mail_messages::status.eq("queued"),
+                    mail_messages::from_addr.eq(app.config.mail_from.as_str()),
+                    mail_messages::to_addr.eq(to.as_str()),
+                    mail_messages::subject.eq(subject.as_str()),
+                    mail_messages::created_at.eq(now),
+                )
+            })
+            .collect();
+        // Multi-row inserts need the concrete backend.
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
+        };
+        let ids: Vec<&str> = ready.iter().map(|r| r.2.as_str()).collect();
+        let row_ids: HashMap<String, i64> = mail_messages::table
+            .filter(mail_messages::message_id.eq_any(&ids))
+            .select((mail_messages::message_id, mail_messages::id))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+        let jobs: Vec<_> = ready
+            .iter()
+            .map(|(mail, to, message_id, subject, reply_to, references, in_reply_to)| {
+                let payload = json!({
+                    "row": row_ids.get(message_id),
+                    "message_id": message_id,
+                    "to": to,
+                    "to_name": mail.to_name,
+                    "subject": subject,
+                    "body": mail.body,
+                    "reply_to": reply_to,
+                    "in_reply_to": in_reply_to.clone().or_else(|| references.last().cloned()),
+                    "references": references,
+                    "automatic": mail.automatic,
+                });
+                (
+                    jobs_t::kind.eq(SEND_JOB),
+                    jobs_t::payload.eq(payload.to_string()),
+                    jobs_t::dedupe_key.eq(Some(format!("mail:{message_id}"))),
+                    jobs_t::run_at.eq(now),
+                    jobs_t::attempts.eq(0i64),
+                    jobs_t::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(jobs_t::table).values(&jobs).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(jobs_t::table).values(&jobs).execute(c)?,
+        };
+        queued += ready.len();
+    }
+    Ok(queued)
+}
+
 fn contact_address(conn: &mut DbConn, id: i64) -> QueryResult<Option<(String, String)>> {
     contacts::table
         .find(id)

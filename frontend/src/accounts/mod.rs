@@ -1,5 +1,6 @@
-//! Accounts in the browser: signing in and out (password, two-factor code, invite links),
-//! the viewer's own settings and security, and the staff pages for companies and contacts.
+//! Accounts in the browser: signing in and out (password, two-factor code, invite links,
+//! password reset links), the viewer's own settings and security, and the staff pages for
+//! companies and contacts.
 
 pub mod companies;
 pub mod contacts;
@@ -13,6 +14,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/login", web::post().to(signin::login))
         .route("/login/code", web::get().to(signin::code_page))
         .route("/login/code", web::post().to(signin::give_code))
+        .route("/login/forgot", web::get().to(signin::forgot_page))
+        .route("/login/forgot", web::post().to(signin::forgot))
+        .route("/reset/{token}", web::get().to(signin::reset_page))
+        .route("/reset/{token}", web::post().to(signin::reset))
         .route("/logout", web::post().to(signin::logout))
         .route("/invite/{token}", web::get().to(signin::invite_page))
         .route("/invite/{token}", web::post().to(signin::accept_invite))

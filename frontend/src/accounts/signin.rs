@@ -1,5 +1,6 @@
 //! Signing in and out: the login form (email and password, then a two-factor code for
-//! staff who use one), sign-out, and the invite link a contact uses to set a password.
+//! staff who use one), sign-out, the invite link a contact uses to set a password, and the
+//! mailed link anyone with a password uses to choose a new one.
 //! The session rules (rate limits, stages, expiry) are `accounts::sessions`.
 
 use crate::form::{Form, FormData};
@@ -8,8 +9,8 @@ use crate::session::{app_of, cookie, pre_session, removal, run, MaybeViewer};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use wrench_backend::accounts::invites;
 use wrench_backend::accounts::sessions::{self, Stage, COOKIE};
+use wrench_backend::accounts::{invites, resets};
 use wrench_backend::error::{FieldError, ServiceError};
 
 /// `/`: the dashboard for staff, the company's tickets for contacts, else the login form.
@@ -235,6 +236,133 @@ pub async fn accept_invite(req: HttpRequest, path: web::Path<String>, Form(f): F
                 errors,
             };
             render_status(StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+    }
+}
+
+/// The CSRF token of a form shown before sign-in, and the pre-session cookie to set when it
+/// is new. A visitor who is (half) signed in must send their session's token instead: `Form`
+/// accepts only that one from them.
+fn pre_sign_in_csrf(
+    app: &wrench_backend::app::App,
+    req: &HttpRequest,
+    v: &MaybeViewer,
+) -> (String, Option<actix_web::cookie::Cookie<'static>>) {
+    match &v.0 {
+        Some(viewer) => (viewer.csrf.clone(), None),
+        None => pre_session(app, req),
+    }
+}
+
+fn with_cookie(mut res: HttpResponse, c: Option<actix_web::cookie::Cookie<'static>>) -> Result<HttpResponse, WebError> {
+    if let Some(c) = c {
+        res.add_cookie(&c).map_err(|e| WebError::Internal(e.to_string()))?;
+    }
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "accounts/forgot.html")]
+struct ForgotPage {
+    c: Chrome,
+    email: String,
+    errors: Errors,
+}
+
+/// `/login/forgot`: asks for the address to send a reset link to.
+pub async fn forgot_page(req: HttpRequest, v: MaybeViewer) -> Result<HttpResponse, WebError> {
+    let app = app_of(&req)?;
+    let q = FormData::from_query(&req);
+    let (csrf, new_cookie) = pre_sign_in_csrf(&app, &req, &v);
+    let page = ForgotPage {
+        c: Chrome::anonymous("Forgot your password?", csrf),
+        email: q.get("email").trim().into(),
+        errors: Errors::none(),
+    };
+    with_cookie(render(&page)?, new_cookie)
+}
+
+/// Sends the link (when an account exists) and always answers the same way.
+pub async fn forgot(req: HttpRequest, v: MaybeViewer, Form(f): Form) -> Result<HttpResponse, WebError> {
+    let app = app_of(&req)?;
+    let email = f.get("email").trim().to_string();
+    let client = wrench_backend::http::client_addr(&app, &req);
+    let e = email.clone();
+    let (status, errors) = match run(&app, move |app| resets::request(app, &e, &client)).await {
+        Ok(()) => return Ok(see_other("/login?done=reset-sent")),
+        Err(ServiceError::RateLimited(secs)) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Errors::new(
+                "forgot",
+                vec![FieldError::new("", format!("too many requests; try again in {} minutes", secs.div_ceil(60)))],
+            ),
+        ),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, Errors::from_service("forgot", e)?),
+    };
+    let (csrf, _) = pre_sign_in_csrf(&app, &req, &v);
+    render_status(status, &ForgotPage { c: Chrome::anonymous("Forgot your password?", csrf), email, errors })
+}
+
+#[derive(Template)]
+#[template(path = "accounts/reset.html")]
+struct ResetPage {
+    c: Chrome,
+    /// The account's address; `None` when the link is no good (expired, used, unknown).
+    email: Option<String>,
+    token: String,
+    errors: Errors,
+}
+
+/// Renders the reset form for a link, or the page saying the link is no good (404).
+async fn reset_form(
+    req: &HttpRequest,
+    v: &MaybeViewer,
+    token: String,
+    errors: Errors,
+    status: StatusCode,
+) -> Result<HttpResponse, WebError> {
+    let app = app_of(req)?;
+    let t = token.clone();
+    let (email, status) = match run(&app, move |app| resets::lookup(app, &t)).await {
+        Ok(account) => (Some(account.email().to_string()), status),
+        Err(ServiceError::NotFound(_)) => (None, StatusCode::NOT_FOUND),
+        Err(e) => return Err(e.into()),
+    };
+    let (csrf, new_cookie) = pre_sign_in_csrf(&app, req, v);
+    // The link itself is not echoed into a page that says it is no good.
+    let token = if email.is_some() { token } else { String::new() };
+    let page = ResetPage { c: Chrome::anonymous("Choose a new password", csrf), email, token, errors };
+    with_cookie(render_status(status, &page)?, new_cookie)
+}
+
+/// `/reset/{token}`: the page a mailed reset link opens.
+pub async fn reset_page(req: HttpRequest, v: MaybeViewer, path: web::Path<String>) -> Result<HttpResponse, WebError> {
+    reset_form(&req, &v, path.into_inner(), Errors::none(), StatusCode::OK).await
+}
+
+/// Sets the new password; the visitor then signs in with it (and a second factor, if any).
+pub async fn reset(
+    req: HttpRequest,
+    v: MaybeViewer,
+    path: web::Path<String>,
+    Form(f): Form,
+) -> Result<HttpResponse, WebError> {
+    let app = app_of(&req)?;
+    let token = path.into_inner();
+    if f.get("password") != f.get("password2") {
+        let errors = Errors::new("reset", vec![FieldError::new("password2", "the two passwords differ")]);
+        return reset_form(&req, &v, token, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let (t, p) = (token.clone(), f.get("password").to_string());
+    match run(&app, move |app| resets::reset(app, &t, &p)).await {
+        Ok(account) => Ok(see_other(&format!(
+            "/login?{}",
+            crate::page::query(&[("done", "reset".into()), ("email", account.email().to_string())])
+        ))),
+        Err(ServiceError::NotFound(_)) => reset_form(&req, &v, token, Errors::none(), StatusCode::NOT_FOUND).await,
+        Err(e) => {
+            let errors = Errors::from_service("reset", e)?;
+            reset_form(&req, &v, token, errors, StatusCode::UNPROCESSABLE_ENTITY).await
         }
     }
 }
