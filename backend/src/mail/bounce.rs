@@ -402,13 +402,15 @@ fn first_match(table: &[(Reason, &[&str])], hay: &str) -> Option<Reason> {
 }
 
 /// The reason a recipient failed, from the diagnostic text (`hay`), the status code, the
-/// DSN's Action and the SMTP stage the remote server answered at (found in `context`).
+/// DSN's Action and the SMTP stage the remote server answered at (found in `context`, the
+/// text about this recipient, else in `human`, the whole human-readable report).
 fn reason(status: Option<&str>, action: Option<&str>, hay: &str, context: &str, human: &str) -> Reason {
     let hay = hay.split_whitespace().collect::<Vec<_>>().join(" ");
     let by_status = status.and_then(reason_of_status);
     match first_match(PHRASES, &hay) {
-        // "Unknown" only counts when the server said it of the recipient: refused after the
-        // content was sent (DATA) it is a content filter, at MAIL FROM it is about the sender.
+        // "Unknown" is a dead address only when the status (X.1.1) or the wording says so, or
+        // the server said it in answer to RCPT TO. At MAIL FROM it is about the sender; after
+        // DATA, or when the stage is not known, it is many systems' answer for a filter.
         Some(Reason::UserUnknown) if !status.is_some_and(|s| s.ends_with(".1.1")) && !any(&hay, DEFINITELY_UNKNOWN) => {
             match stage(context).or_else(|| stage(human)) {
                 Some(Stage::Rcpt) => Reason::UserUnknown,
@@ -441,7 +443,6 @@ enum Stage {
 fn stage(text: &str) -> Option<Stage> {
     const MARKS: &[(Stage, &[&str])] = &[
         (Stage::Mail, &["mail from", "in reply to mail"]),
-        // Postfix names the refused address first ("<a@b>: User unknown"): a RCPT answer.
         (
             Stage::Rcpt,
             &[
@@ -451,6 +452,7 @@ fn stage(text: &str) -> Option<Stage> {
                 "smtp:rcpt",
                 "does not like recipient",
                 "rcpt_to",
+                // Postfix names the refused address first ("<a@b>: User unknown").
                 ">: user unknown",
             ],
         ),
