@@ -341,7 +341,8 @@ both!(bounces_of_wrench_mail_land_on_the_ticket_and_backscatter_is_dropped, |b: 
     let (st, v) = post(&s, &bounce, None);
     assert_eq!((st, v["outcome"].as_str(), v["ticket"].as_i64()), (200, Some("bounce"), Some(n)), "{v}");
     let last = thread(&s, &w.admin, n).last().cloned().unwrap();
-    assert!(last["body"].as_str().unwrap().contains("Delivery failure (permanent)"), "{last}");
+    let body = last["body"].as_str().unwrap();
+    assert!(body.contains("Delivery failure (permanent)") && body.contains("user unknown"), "{last}");
     let und = s.gql(Some(&w.admin), "{ mailUndeliverable(email: \"pat@acme.example\") }", json!({}));
     assert_eq!(und["mailUndeliverable"], true);
 

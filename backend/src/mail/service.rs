@@ -494,14 +494,15 @@ fn file_report(
                     .unwrap_or_default()
                     .to_lowercase();
                 lines.push(format!(
-                    "Delivery failure{}: mail to {} could not be delivered{}{}.",
+                    "Delivery failure{}: mail to {} could not be delivered, {}{}{}.",
                     if f.hard { " (permanent)" } else { "" },
                     if addr.is_empty() { "a recipient" } else { &addr },
+                    f.reason.label(),
                     f.status.as_deref().map(|s| format!(" (status {s})")).unwrap_or_default(),
                     if f.diagnostic.is_empty() { String::new() } else { format!(": {}", f.diagnostic) },
                 ));
                 if f.hard && !addr.is_empty() {
-                    hard.push((addr, f.status.clone().unwrap_or_default()));
+                    hard.push((addr, f.reason.label(), f.status.clone().unwrap_or_default()));
                 }
             }
             (lines.join("\n"), hard)
@@ -510,8 +511,8 @@ fn file_report(
         Report::Feedback => ("A recipient's mail provider reported the mail as abuse/spam.".to_string(), Vec::new()),
         _ => (String::new(), Vec::new()),
     };
-    for (addr, status) in &hard_addrs {
-        store::mark_undeliverable(conn, addr, "hard bounce", status, ticket, now)?;
+    for (addr, reason, status) in &hard_addrs {
+        store::mark_undeliverable(conn, addr, &format!("hard bounce: {reason}"), status, ticket, now)?;
     }
     match ticket {
         Some(t) if tickets_store::ticket(conn, t)?.is_some() => {
