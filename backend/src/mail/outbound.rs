@@ -107,6 +107,140 @@ pub fn queue(conn: &mut DbConn, app: &App, mail: OutMail, now: NaiveDateTime) ->
     Ok(Some(message_id))
 }
 
+/// Queues many messages at once, as `queue` does one by one but with a handful of queries
+/// for the whole set (a burst of SLA warnings and breaches): one look-up of undeliverable
+/// addresses and of the tickets' threads, multi-row inserts of the messages and their send
+/// jobs. Returns how many were queued.
+pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::schema::{jobs as job_rows, mail_undeliverable};
+    use std::collections::{HashMap, HashSet};
+    let mut mails: Vec<OutMail> = mails
+        .into_iter()
+        .map(|m| OutMail { to: m.to.trim().to_lowercase(), ..m })
+        .filter(|m| !m.to.is_empty())
+        .collect();
+    let mut addresses: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let mut undeliverable: HashSet<String> = HashSet::new();
+    for chunk in addresses.chunks(500) {
+        let found: Vec<String> = mail_undeliverable::table
+            .filter(mail_undeliverable::email.eq_any(chunk))
+            .select(mail_undeliverable::email)
+            .load(conn)?;
+        undeliverable.extend(found);
+    }
+    mails.retain(|m| !undeliverable.contains(&m.to));
+    // The tickets' recent messages, newest first, for References / In-Reply-To.
+    let mut ticket_ids: Vec<i64> = mails.iter().filter_map(|m| m.ticket).collect();
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    let mut threads: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for chunk in ticket_ids.chunks(500) {
+        let rows: Vec<(Option<i64>, String, String)> = mail_messages::table
+            .filter(mail_messages::ticket_id.eq_any(chunk))
+            .filter(mail_messages::status.ne("held"))
+            .order(mail_messages::id.desc())
+            .select((mail_messages::ticket_id, mail_messages::message_id, mail_messages::direction))
+            .load(conn)?;
+        for (t, m, d) in rows {
+            let v = threads.entry(t.unwrap_or_default()).or_default();
+            if v.len() < 20 {
+                v.push((m, d));
+            }
+        }
+    }
+    let domain = own_domain(app);
+    struct Prepared {
+        message_id: String,
+        subject: String,
+        payload: serde_json::Value,
+    }
+    let mut prepared: Vec<(Prepared, &OutMail)> = Vec::with_capacity(mails.len());
+    for mail in &mails {
+        let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
+        let rows = mail.ticket.and_then(|t| threads.get(&t)).cloned().unwrap_or_default();
+        let mut in_reply_to = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
+        let mut references: Vec<String> =
+            rows.into_iter().rev().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect();
+        if let Some(a) = mail.answers.clone() {
+            if !references.contains(&a) {
+                references.push(a.clone());
+            }
+            in_reply_to = Some(a);
+        }
+        let reply_to = match mail.ticket {
+            Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
+            None => app.config.mail_from.clone(),
+        };
+        let subject = match mail.ticket {
+            Some(t) if threading::subject_tag(&mail.subject).is_none() => format!("[#{t}] {}", mail.subject),
+            _ => mail.subject.clone(),
+        };
+        let payload = json!({
+            "message_id": message_id,
+            "to": mail.to,
+            "to_name": mail.to_name,
+            "subject": subject,
+            "body": mail.body,
+            "reply_to": reply_to,
+            "in_reply_to": in_reply_to.or_else(|| references.last().cloned()),
+            "references": references,
+            "automatic": mail.automatic,
+        });
+        prepared.push((Prepared { message_id, subject, payload }, mail));
+    }
+    for chunk in prepared.chunks_mut(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(p, mail)| {
+                (
+                    mail_messages::direction.eq("out"),
+                    mail_messages::message_id.eq(&p.message_id),
+                    mail_messages::ticket_id.eq(mail.ticket),
+                    mail_messages::kind.eq(mail.kind),
+                    mail_messages::status.eq("queued"),
+                    mail_messages::from_addr.eq(&app.config.mail_from),
+                    mail_messages::to_addr.eq(&mail.to),
+                    mail_messages::subject.eq(&p.subject),
+                    mail_messages::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
+        };
+        // The send job names its message's row (to mark it sent).
+        let ids: Vec<&str> = chunk.iter().map(|(p, _)| p.message_id.as_str()).collect();
+        let row_ids: HashMap<String, i64> = mail_messages::table
+            .filter(mail_messages::message_id.eq_any(&ids))
+            .select((mail_messages::message_id, mail_messages::id))
+            .load::<(String, i64)>(conn)?
+            .into_iter()
+            .collect();
+        let jobs: Vec<_> = chunk
+            .iter_mut()
+            .map(|(p, _)| {
+                p.payload["row"] = json!(row_ids.get(&p.message_id));
+                (
+                    job_rows::kind.eq(SEND_JOB),
+                    job_rows::payload.eq(p.payload.to_string()),
+                    job_rows::dedupe_key.eq(Some(format!("mail:{}", p.message_id))),
+                    job_rows::run_at.eq(now),
+                    job_rows::attempts.eq(0i64),
+                    job_rows::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
+        };
+    }
+    Ok(prepared.len())
+}
+
 fn contact_address(conn: &mut DbConn, id: i64) -> QueryResult<Option<(String, String)>> {
     contacts::table
         .find(id)
