@@ -597,16 +597,17 @@ fn notified_tickets(s: &Server, token: &str, kind: &str) -> Vec<i64> {
 /// SLA mail in the server's spool: (To, Subject, Auto-Submitted) of each message.
 fn sla_mail(s: &Server) -> Vec<(String, String, String)> {
     let dir = s.dir.join("mail-spool");
-    let files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
-        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
-        .unwrap_or_default();
+    let files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
     let mut out = Vec::new();
     for p in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "eml")) {
         let raw = std::fs::read_to_string(&p).unwrap_or_default();
         let head = raw.split("\r\n\r\n").next().unwrap_or("").replace("\r\n ", " ").replace("\r\n\t", " ");
         let h = |name: &str| {
             head.lines()
-                .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+                .find_map(|l| {
+                    l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+                })
                 .unwrap_or_default()
         };
         if h("Subject").contains("SLA ") {

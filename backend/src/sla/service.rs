@@ -226,7 +226,13 @@ struct EventRow {
     assignee_id: Option<i64>,
 }
 
-fn event_row(t: &Ticket, c: &Clock, event: &'static str, cal: Option<&BusinessCalendar>, now: NaiveDateTime) -> EventRow {
+fn event_row(
+    t: &Ticket,
+    c: &Clock,
+    event: &'static str,
+    cal: Option<&BusinessCalendar>,
+    now: NaiveDateTime,
+) -> EventRow {
     EventRow {
         ticket_id: t.id,
         clock_kind: c.kind.clone(),
@@ -514,10 +520,7 @@ fn sla_mail(app: &App, email: &str, name: &str, title: &str, t: &Ticket) -> OutM
         to: email.to_string(),
         to_name: name.to_string(),
         subject: format!("{title}: {}", t.subject),
-        body: format!(
-            "{title}.\n\nTicket #{}: {}\n{}/tickets/{}\n",
-            t.id, t.subject, app.config.public_url, t.id
-        ),
+        body: format!("{title}.\n\nTicket #{}: {}\n{}/tickets/{}\n", t.id, t.subject, app.config.public_url, t.id),
         ticket: Some(t.id),
         kind: "sla",
         automatic: true,
@@ -789,7 +792,8 @@ pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) ->
     }
 
     // The clocks: one UPDATE per kind of change.
-    let ids_where = |f: &dyn Fn(&Fired) -> bool| -> Vec<i64> { fired.iter().filter(|x| f(x)).map(|x| x.clock.id).collect() };
+    let ids_where =
+        |f: &dyn Fn(&Fired) -> bool| -> Vec<i64> { fired.iter().filter(|x| f(x)).map(|x| x.clock.id).collect() };
     let warned = ids_where(&|x| !x.breach);
     let breached_unwarned = ids_where(&|x| x.breach && x.clock.warned_at.is_none());
     let breached_warned = ids_where(&|x| x.breach && x.clock.warned_at.is_some());

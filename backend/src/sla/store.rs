@@ -4,8 +4,8 @@ use super::model::{CalendarRow, Clock, ClockEvent, Policy};
 use crate::db::DbConn;
 use crate::schema::{queue_members, sla_calendars, sla_clocks, sla_company_policies, sla_events, sla_policies, users};
 use chrono::NaiveDateTime;
-use std::collections::HashMap;
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 pub fn calendar(conn: &mut DbConn, id: i64) -> QueryResult<Option<CalendarRow>> {
     sla_calendars::table.find(id).select(CalendarRow::as_select()).first(conn).optional()
@@ -40,9 +40,8 @@ pub fn policy_for(conn: &mut DbConn, company_id: Option<i64>) -> QueryResult<Opt
     let Some(c) = company_id else { return default_policy(conn) };
     sla_policies::table
         .left_join(
-            sla_company_policies::table.on(sla_company_policies::policy_id
-                .eq(sla_policies::id)
-                .and(sla_company_policies::company_id.eq(c))),
+            sla_company_policies::table
+                .on(sla_company_policies::policy_id.eq(sla_policies::id).and(sla_company_policies::company_id.eq(c))),
         )
         .filter(sla_company_policies::company_id.is_not_null().or(sla_policies::is_default.eq(true)))
         // The contract first, then the default.
@@ -165,7 +164,11 @@ pub fn company_policies(conn: &mut DbConn, company_ids: &[i64]) -> QueryResult<V
 /// Ids of running clocks whose breach (`due_at`) or warning (`warn_at`, not yet fired) is
 /// due at `now`, soonest first; each walks its own index (`sla_clocks_due`,
 /// `sla_clocks_warn_pending`) and stops after `limit`.
-pub fn due_clocks(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+pub fn due_clocks(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
     let breaches = sla_clocks::table
         .filter(sla_clocks::state.eq("running"))
         .filter(sla_clocks::due_at.le(now))
