@@ -573,3 +573,170 @@ both!(contract_change_remeasures_and_breach_escalates, |backend: Backend| {
     // Still exactly one breach after the escalation re-measured the ticket.
     expect_notifications(&s, &w.admin, "sla.breach", 1);
 });
+
+/// Every notification of `kind` the token's user has, as ticket numbers (all pages).
+fn notified_tickets(s: &Server, token: &str, kind: &str) -> Vec<i64> {
+    let q = "query($a:String){ notifications(first:100, after:$a){ edges { node { kind ticketNumber } } \
+             pageInfo { hasNextPage endCursor } } }";
+    let (mut out, mut after) = (Vec::new(), Value::Null);
+    loop {
+        let d = s.gql(Some(token), q, json!({ "a": after }));
+        let page = &d["notifications"];
+        for e in page["edges"].as_array().unwrap() {
+            if e["node"]["kind"] == kind {
+                out.push(e["node"]["ticketNumber"].as_i64().unwrap());
+            }
+        }
+        if page["pageInfo"]["hasNextPage"] != true {
+            return out;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+}
+
+/// SLA mail in the server's spool: (To, Subject, Auto-Submitted) of each message.
+fn sla_mail(s: &Server) -> Vec<(String, String, String)> {
+    let dir = s.dir.join("mail-spool");
+    let files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect()).unwrap_or_default();
+    let mut out = Vec::new();
+    for p in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "eml")) {
+        let raw = std::fs::read_to_string(&p).unwrap_or_default();
+        let head = raw.split("\r\n\r\n").next().unwrap_or("").replace("\r\n ", " ").replace("\r\n\t", " ");
+        let h = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        if h("Subject").contains("SLA ") {
+            out.push((h("To"), h("Subject"), h("Auto-Submitted")));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Polls the spool until `want` SLA messages to `to` containing `needle` arrived, then checks
+/// a little longer that no more come.
+fn expect_mail(s: &Server, to: &str, needle: &str, want: usize) -> Vec<(String, String, String)> {
+    let mine = || -> Vec<(String, String, String)> {
+        sla_mail(s).into_iter().filter(|(t, subj, _)| t.contains(to) && subj.contains(needle)).collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while mine().len() < want {
+        assert!(Instant::now() < deadline, "waited for {want} {needle:?} mails to {to}: {:?}", sla_mail(s));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(900));
+    let got = mine();
+    assert_eq!(got.len(), want, "{needle:?} mails to {to}: {got:?}");
+    got
+}
+
+both!(three_hundred_breaches_in_the_same_second_fire_once_each, |backend: Backend| {
+    let mut s = server(backend).clock("2026-11-02T08:00:00Z").start();
+    let (tech_id, admin) = {
+        let w = World::new(&s);
+        (w.staff("Tess Tech", "tess@msp.example", "TECHNICIAN").0, w.admin.clone())
+    };
+    let acme = World::new(&s).company("Acme", &["acme.example"]);
+    let mut numbers = Vec::new();
+    for i in 0..300 {
+        let p = s.mutate(
+            &admin,
+            "createTicket",
+            "mutation($i:CreateTicketInput!){ createTicket(input:$i){ ticket { number } errors { field message } } }",
+            json!({ "i": { "subject": format!("Case {i}"), "body": "Help", "companyId": acme, "assigneeId": tech_id } }),
+        );
+        numbers.push(p["ticket"]["number"].as_i64().unwrap());
+    }
+    // All 300 first responses fall due at 2026-11-03T08:00: the clock jumps past them at once.
+    s.set_clock("2026-11-03T08:30:00Z");
+    let (admin, tech) = (s.admin(), tech_token(&s));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while notified_tickets(&s, &tech, "sla.breach").len() < numbers.len() {
+        assert!(Instant::now() < deadline, "breaches so far: {}", notified_tickets(&s, &tech, "sla.breach").len());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(900));
+    let check = |s: &Server, tech: &str, admin: &str| {
+        let mut got = notified_tickets(s, tech, "sla.breach");
+        got.sort_unstable();
+        assert_eq!(got, numbers, "each ticket's breach reaches its assignee exactly once");
+        let mut got = notified_tickets(s, admin, "sla.breach");
+        got.sort_unstable();
+        assert_eq!(got, numbers, "and the admins");
+        assert_eq!(notified_tickets(s, tech, "sla.warning"), Vec::<i64>::new(), "the breach supersedes the warning");
+        // One "breached" metric event per clock.
+        let d = s.gql(
+            Some(admin),
+            "{ slaBreachReport(from:\"2026-11-01T00:00:00Z\", to:\"2026-12-01T00:00:00Z\"){ \
+               byTechnician { id met breached } total { met breached } } }",
+            json!({}),
+        );
+        assert_eq!(d["slaBreachReport"]["total"]["breached"], 300);
+        assert_eq!(d["slaBreachReport"]["byTechnician"], json!([{ "id": tech_id, "met": 0, "breached": 300 }]));
+    };
+    check(&s, &tech, &admin);
+    for n in [numbers[0], numbers[150], numbers[299]] {
+        let fr = clock(&s, &admin, n, "FIRST_RESPONSE");
+        assert_eq!(fr["state"], "BREACHED");
+        assert_eq!(fr["breachedAt"], "2026-11-03T08:30:00Z");
+    }
+    // One mail per breach to the assignee, tagged with its ticket.
+    let mails = expect_mail(&s, "tess@msp.example", "SLA breached", 300);
+    let mut tagged: Vec<i64> = mails
+        .iter()
+        .map(|(_, subj, _)| subj.split("[#").nth(1).and_then(|r| r.split(']').next()).unwrap().parse().unwrap())
+        .collect();
+    tagged.sort_unstable();
+    assert_eq!(tagged, numbers);
+
+    // A restart a day later fires nothing again.
+    s.stop(true);
+    s.set_clock("2026-11-04T08:30:00Z");
+    s.restart();
+    let (admin, tech) = (s.admin(), tech_token(&s));
+    std::thread::sleep(Duration::from_millis(1500));
+    check(&s, &tech, &admin);
+    expect_mail(&s, "tess@msp.example", "SLA breached", 300);
+});
+
+both!(warning_and_breach_mail_reach_the_assignee_once, |backend: Backend| {
+    let s = server(backend).clock("2026-11-02T08:00:00Z").start();
+    let w = World::new(&s);
+    let (tech_id, _) = w.staff("Tess Tech", "tess@msp.example", "TECHNICIAN");
+    let acme = w.company("Acme", &["acme.example"]);
+    let p = s.mutate(
+        &w.admin,
+        "createTicket",
+        "mutation($i:CreateTicketInput!){ createTicket(input:$i){ ticket { number } errors { field message } } }",
+        json!({ "i": { "subject": "Disk full", "body": "C: at 99 %", "companyId": acme, "assigneeId": tech_id } }),
+    );
+    let n = p["ticket"]["number"].as_i64().unwrap();
+    assert_eq!(sla_mail(&s), Vec::<(String, String, String)>::new());
+    // 75 % of the default 24 hours.
+    s.set_clock("2026-11-03T02:00:00Z");
+    let warned = expect_mail(&s, "tess@msp.example", "SLA warning", 1);
+    let (_, subject, auto) = &warned[0];
+    assert!(subject.starts_with(&format!("[#{n}] ")), "{subject}");
+    assert!(subject.contains("Disk full"), "{subject}");
+    assert_eq!(auto, "auto-replied");
+    s.set_clock("2026-11-03T06:00:00Z");
+    std::thread::sleep(Duration::from_millis(600));
+    expect_mail(&s, "tess@msp.example", "SLA warning", 1);
+    assert_eq!(expect_mail(&s, "tess@msp.example", "SLA breached", 0), vec![]);
+
+    s.set_clock("2026-11-03T08:00:00Z");
+    let breached = expect_mail(&s, "tess@msp.example", "SLA breached", 1);
+    assert!(breached[0].1.starts_with(&format!("[#{n}] ")), "{breached:?}");
+    // The admins hear about breaches too (not warnings).
+    expect_mail(&s, "admin@msp.test", "SLA breached", 1);
+    expect_mail(&s, "admin@msp.test", "SLA warning", 0);
+    s.set_clock("2026-11-04T08:00:00Z");
+    std::thread::sleep(Duration::from_millis(600));
+    expect_mail(&s, "tess@msp.example", "SLA breached", 1);
+    expect_mail(&s, "tess@msp.example", "SLA warning", 1);
+});

@@ -334,7 +334,7 @@ fn release_mail(
             });
         }
     }
-    outbound::queue_bulk(conn, app, mails, now)
+    outbound::queue_many(conn, app, mails, now)
 }
 
 /// Job: tells everyone who should hear that a release shipped, once each. Idempotent: the

@@ -107,120 +107,138 @@ pub fn queue(conn: &mut DbConn, app: &App, mail: OutMail, now: NaiveDateTime) ->
     Ok(Some(message_id))
 }
 
-/// Queues many messages at once with multi-row inserts (a release mailed to thousands of
-/// customers), with the same headers, stamps and durability as `queue`. Addresses that
-/// hard-bounced before are skipped. Returns how many messages were queued.
-pub fn queue_bulk(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<usize> {
-    use crate::schema::{jobs as jobs_t, mail_undeliverable};
+/// Queues many messages at once, as `queue` does one by one but with a handful of queries
+/// for the whole set (a burst of SLA warnings and breaches): one look-up of undeliverable
+/// addresses and of the tickets' threads, multi-row inserts of the messages and their send
+/// jobs. Returns how many were queued.
+pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<usize> {
+    use crate::schema::{jobs as job_rows, mail_undeliverable};
     use std::collections::{HashMap, HashSet};
-    let domain = own_domain(app);
-    let mut queued = 0;
-    // Each chunk is three statements; 500 rows stay far below either backend's parameter limit.
-    for chunk in mails.chunks(500) {
-        let addresses: Vec<String> = chunk.iter().map(|m| m.to.trim().to_lowercase()).collect();
-        let undeliverable: HashSet<String> = mail_undeliverable::table
-            .filter(mail_undeliverable::email.eq_any(&addresses))
+    let mut mails: Vec<OutMail> = mails
+        .into_iter()
+        .map(|m| OutMail { to: m.to.trim().to_lowercase(), ..m })
+        .filter(|m| !m.to.is_empty())
+        .collect();
+    let mut addresses: Vec<&str> = mails.iter().map(|m| m.to.as_str()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    let mut undeliverable: HashSet<String> = HashSet::new();
+    for chunk in addresses.chunks(500) {
+        let found: Vec<String> = mail_undeliverable::table
+            .filter(mail_undeliverable::email.eq_any(chunk))
             .select(mail_undeliverable::email)
-            .load::<String>(conn)?
-            .into_iter()
-            .collect();
-        let mut threads: HashMap<i64, (Vec<String>, Option<String>)> = HashMap::new();
-        let mut ready = Vec::with_capacity(chunk.len());
-        for (mail, to) in chunk.iter().zip(addresses) {
-            if to.is_empty() || undeliverable.contains(&to) {
-                continue;
+            .load(conn)?;
+        undeliverable.extend(found);
+    }
+    mails.retain(|m| !undeliverable.contains(&m.to));
+    // The tickets' recent messages, newest first, for References / In-Reply-To.
+    let mut ticket_ids: Vec<i64> = mails.iter().filter_map(|m| m.ticket).collect();
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    let mut threads: HashMap<i64, Vec<(String, String)>> = HashMap::new();
+    for chunk in ticket_ids.chunks(500) {
+        let rows: Vec<(Option<i64>, String, String)> = mail_messages::table
+            .filter(mail_messages::ticket_id.eq_any(chunk))
+            .filter(mail_messages::status.ne("held"))
+            .order(mail_messages::id.desc())
+            .select((mail_messages::ticket_id, mail_messages::message_id, mail_messages::direction))
+            .load(conn)?;
+        for (t, m, d) in rows {
+            let v = threads.entry(t.unwrap_or_default()).or_default();
+            if v.len() < 20 {
+                v.push((m, d));
             }
-            let (mut references, mut in_reply_to) = match mail.ticket {
-                Some(t) => match threads.get(&t) {
-                    Some(ids) => ids.clone(),
-                    None => {
-                        let ids = store::thread_ids(conn, t, 20)?;
-                        threads.insert(t, ids.clone());
-                        ids
-                    }
-                },
-                None => (Vec::new(), None),
-            };
-            if let Some(a) = mail.answers.clone() {
-                if !references.contains(&a) {
-                    references.push(a.clone());
-                }
-                in_reply_to = Some(a);
+        }
+    }
+    let domain = own_domain(app);
+    struct Prepared {
+        message_id: String,
+        subject: String,
+        payload: serde_json::Value,
+    }
+    let mut prepared: Vec<(Prepared, &OutMail)> = Vec::with_capacity(mails.len());
+    for mail in &mails {
+        let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
+        let rows = mail.ticket.and_then(|t| threads.get(&t)).cloned().unwrap_or_default();
+        let mut in_reply_to = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
+        let mut references: Vec<String> =
+            rows.into_iter().rev().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect();
+        if let Some(a) = mail.answers.clone() {
+            if !references.contains(&a) {
+                references.push(a.clone());
             }
-            let reply_to = match mail.ticket {
-                Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
-                None => app.config.mail_from.clone(),
-            };
-            let subject = match mail.ticket {
-                Some(t) if threading::subject_tag(&mail.subject).is_none() => format!("[#{t}] {}", mail.subject),
-                _ => mail.subject.clone(),
-            };
-            let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
-            ready.push((mail, to, message_id, subject, reply_to, references, in_reply_to));
+            in_reply_to = Some(a);
         }
-        if ready.is_empty() {
-            continue;
-        }
-        let rows: Vec<_> = ready
+        let reply_to = match mail.ticket {
+            Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
+            None => app.config.mail_from.clone(),
+        };
+        let subject = match mail.ticket {
+            Some(t) if threading::subject_tag(&mail.subject).is_none() => format!("[#{t}] {}", mail.subject),
+            _ => mail.subject.clone(),
+        };
+        let payload = json!({
+            "message_id": message_id,
+            "to": mail.to,
+            "to_name": mail.to_name,
+            "subject": subject,
+            "body": mail.body,
+            "reply_to": reply_to,
+            "in_reply_to": in_reply_to.or_else(|| references.last().cloned()),
+            "references": references,
+            "automatic": mail.automatic,
+        });
+        prepared.push((Prepared { message_id, subject, payload }, mail));
+    }
+    for chunk in prepared.chunks_mut(500) {
+        let rows: Vec<_> = chunk
             .iter()
-            .map(|(mail, to, message_id, subject, ..)| {
+            .map(|(p, mail)| {
                 (
                     mail_messages::direction.eq("out"),
-                    mail_messages::message_id.eq(message_id.as_str()),
+                    mail_messages::message_id.eq(&p.message_id),
                     mail_messages::ticket_id.eq(mail.ticket),
                     mail_messages::kind.eq(mail.kind),
                     mail_messages::status.eq("queued"),
-                    mail_messages::from_addr.eq(app.config.mail_from.as_str()),
-                    mail_messages::to_addr.eq(to.as_str()),
-                    mail_messages::subject.eq(subject.as_str()),
+                    mail_messages::from_addr.eq(&app.config.mail_from),
+                    mail_messages::to_addr.eq(&mail.to),
+                    mail_messages::subject.eq(&p.subject),
                     mail_messages::created_at.eq(now),
                 )
             })
             .collect();
-        // Multi-row inserts need the concrete backend.
         match conn {
             DbConn::Sqlite(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
             DbConn::Postgres(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
         };
-        let ids: Vec<&str> = ready.iter().map(|r| r.2.as_str()).collect();
+        // The send job names its message's row (to mark it sent).
+        let ids: Vec<&str> = chunk.iter().map(|(p, _)| p.message_id.as_str()).collect();
         let row_ids: HashMap<String, i64> = mail_messages::table
             .filter(mail_messages::message_id.eq_any(&ids))
             .select((mail_messages::message_id, mail_messages::id))
             .load::<(String, i64)>(conn)?
             .into_iter()
             .collect();
-        let jobs: Vec<_> = ready
-            .iter()
-            .map(|(mail, to, message_id, subject, reply_to, references, in_reply_to)| {
-                let payload = json!({
-                    "row": row_ids.get(message_id),
-                    "message_id": message_id,
-                    "to": to,
-                    "to_name": mail.to_name,
-                    "subject": subject,
-                    "body": mail.body,
-                    "reply_to": reply_to,
-                    "in_reply_to": in_reply_to.clone().or_else(|| references.last().cloned()),
-                    "references": references,
-                    "automatic": mail.automatic,
-                });
+        let jobs: Vec<_> = chunk
+            .iter_mut()
+            .map(|(p, _)| {
+                p.payload["row"] = json!(row_ids.get(&p.message_id));
                 (
-                    jobs_t::kind.eq(SEND_JOB),
-                    jobs_t::payload.eq(payload.to_string()),
-                    jobs_t::dedupe_key.eq(Some(format!("mail:{message_id}"))),
-                    jobs_t::run_at.eq(now),
-                    jobs_t::attempts.eq(0i64),
-                    jobs_t::created_at.eq(now),
+                    job_rows::kind.eq(SEND_JOB),
+                    job_rows::payload.eq(p.payload.to_string()),
+                    job_rows::dedupe_key.eq(Some(format!("mail:{}", p.message_id))),
+                    job_rows::run_at.eq(now),
+                    job_rows::attempts.eq(0i64),
+                    job_rows::created_at.eq(now),
                 )
             })
             .collect();
         match conn {
-            DbConn::Sqlite(c) => diesel::insert_into(jobs_t::table).values(&jobs).execute(c)?,
-            DbConn::Postgres(c) => diesel::insert_into(jobs_t::table).values(&jobs).execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
         };
-        queued += ready.len();
     }
-    Ok(queued)
+    Ok(prepared.len())
 }
 
 fn contact_address(conn: &mut DbConn, id: i64) -> QueryResult<Option<(String, String)>> {

@@ -187,3 +187,35 @@ pub fn post_bulk(
     }
     Ok(())
 }
+
+/// Posts many different notifications, one row per (recipient, notification), with
+/// multi-row inserts in the caller's transaction (a burst of SLA warnings and breaches).
+/// The caller removes duplicates.
+pub fn post_many(conn: &mut DbConn, items: &[(Recipient, NewNotification<'_>)], now: NaiveDateTime) -> QueryResult<()> {
+    for chunk in items.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(r, n)| {
+                let (user_id, contact_id) = match r {
+                    Recipient::User(id) => (Some(*id), None),
+                    Recipient::Contact(id) => (None, Some(*id)),
+                };
+                (
+                    notifications::user_id.eq(user_id),
+                    notifications::contact_id.eq(contact_id),
+                    notifications::kind.eq(n.kind),
+                    notifications::title.eq(n.title),
+                    notifications::body.eq(n.body),
+                    notifications::ticket_id.eq(n.ticket_id),
+                    notifications::link.eq(n.link),
+                    notifications::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
+        };
+    }
+    Ok(())
+}

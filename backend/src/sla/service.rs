@@ -21,6 +21,7 @@ use crate::clock::to_utc;
 use crate::db::{write_tx, DbConn};
 use crate::error::{Checks, ServiceError, ServiceResult};
 use crate::jobs;
+use crate::mail::outbound::{self, OutMail};
 use crate::notifications::service::{self as notify, NewNotification, Recipient};
 use crate::schema::{sla_calendars, sla_clocks, sla_company_policies, sla_events, sla_policies, tickets, users};
 use crate::tickets::model::{Priority, Status, Ticket};
@@ -85,18 +86,18 @@ fn job_key(clock_id: i64) -> String {
 /// The one hook the ticket service calls, inside its transaction, after a change.
 pub fn on_ticket(
     conn: &mut DbConn,
-    _app: &App,
+    app: &App,
     ticket_id: i64,
     trigger: Trigger,
     now: NaiveDateTime,
 ) -> ServiceResult<()> {
     let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? else { return Ok(()) };
     let rules = Rules::load(conn, t.company_id)?;
-    let escalate = sync(conn, &t, &rules, trigger, now, true)?;
+    let escalate = sync(conn, app, &t, &rules, trigger, now, true)?;
     // Re-measure under the new priority; a second breach cannot escalate again.
     if (escalate.raise_priority || escalate.reassign_to.is_some()) && apply_escalation(conn, &t, &escalate, now)? {
         if let Some(t) = crate::tickets::store::ticket(conn, ticket_id)? {
-            sync(conn, &t, &rules, Trigger::Changed, now, false)?;
+            sync(conn, app, &t, &rules, Trigger::Changed, now, false)?;
         }
     }
     Ok(())
@@ -213,34 +214,68 @@ pub fn run_seconds(c: &Clock, cal: Option<&BusinessCalendar>, now: NaiveDateTime
     calendar::run_time(cal, &c.segments(), to_utc(now)).num_seconds()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn record(
-    conn: &mut DbConn,
+/// A metric event waiting to be written (a ticket's changes, or a batch's, go in one INSERT).
+struct EventRow {
+    ticket_id: i64,
+    clock_kind: String,
+    event: &'static str,
+    elapsed_seconds: i64,
+    target_minutes: Option<i64>,
+    due_at: Option<NaiveDateTime>,
+    company_id: Option<i64>,
+    assignee_id: Option<i64>,
+}
+
+fn event_row(
     t: &Ticket,
     c: &Clock,
-    event: &str,
+    event: &'static str,
     cal: Option<&BusinessCalendar>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(sla_events::table)
-        .values((
-            sla_events::ticket_id.eq(t.id),
-            sla_events::clock_kind.eq(&c.kind),
-            sla_events::event.eq(event),
-            sla_events::elapsed_seconds.eq(run_seconds(c, cal, now)),
-            sla_events::target_minutes.eq(c.target_minutes),
-            sla_events::due_at.eq(c.due_at),
-            sla_events::company_id.eq(t.company_id),
-            sla_events::assignee_id.eq(t.assignee_id),
-            sla_events::created_at.eq(now),
-        ))
-        .execute(conn)?;
+) -> EventRow {
+    EventRow {
+        ticket_id: t.id,
+        clock_kind: c.kind.clone(),
+        event,
+        elapsed_seconds: run_seconds(c, cal, now),
+        target_minutes: c.target_minutes,
+        due_at: c.due_at,
+        company_id: t.company_id,
+        assignee_id: t.assignee_id,
+    }
+}
+
+fn write_events(conn: &mut DbConn, events: &[EventRow], now: NaiveDateTime) -> QueryResult<()> {
+    for chunk in events.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|e| {
+                (
+                    sla_events::ticket_id.eq(e.ticket_id),
+                    sla_events::clock_kind.eq(&e.clock_kind),
+                    sla_events::event.eq(e.event),
+                    sla_events::elapsed_seconds.eq(e.elapsed_seconds),
+                    sla_events::target_minutes.eq(e.target_minutes),
+                    sla_events::due_at.eq(e.due_at),
+                    sla_events::company_id.eq(e.company_id),
+                    sla_events::assignee_id.eq(e.assignee_id),
+                    sla_events::created_at.eq(now),
+                )
+            })
+            .collect();
+        // Multi-row inserts need the concrete backend.
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(sla_events::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(sla_events::table).values(&rows).execute(c)?,
+        };
+    }
     Ok(())
 }
 
 /// Reconciles the ticket's clocks with its state; returns the escalation a breach asks for.
 fn sync(
     conn: &mut DbConn,
+    app: &App,
     t: &Ticket,
     rules: &Rules,
     trigger: Trigger,
@@ -253,13 +288,14 @@ fn sync(
     let targets = *rules.targets.for_priority(t.priority());
     let mut escalation = Escalation::default();
     let mut next_due: Option<NaiveDateTime> = None;
+    let mut rows: Vec<EventRow> = Vec::new();
     for kind in ClockKind::ALL {
         let old = existing.remove(&kind);
         let w = wanted(kind, old.as_ref(), t, rules, trigger);
         if !w.exists {
             continue;
         }
-        let mut events: Vec<&str> = Vec::new();
+        let mut events: Vec<&'static str> = Vec::new();
         let is_new = old.is_none();
         let mut c = match (&old, w.rearm) {
             (Some(o), true) => {
@@ -340,14 +376,12 @@ fn sync(
         if changed {
             c.id = save(conn, &c)?;
         }
-        for e in &events {
-            record(conn, t, &c, e, cal, now)?;
-        }
+        rows.extend(events.iter().map(|e| event_row(t, &c, e, cal, now)));
         if events.contains(&"warned") {
-            notify_warning(conn, t, &c, now)?;
+            notify_warning(conn, app, t, &c, now)?;
         }
         if events.contains(&"breached") {
-            notify_breach(conn, t, &c, now)?;
+            notify_breach(conn, app, t, &c, now)?;
             if let Some(p) = rules.policy.as_ref().filter(|_| may_escalate) {
                 escalation.raise_priority |= p.breach_raise_priority;
                 escalation.reassign_to = escalation.reassign_to.or(p.breach_reassign_to);
@@ -371,6 +405,7 @@ fn sync(
             }
         }
     }
+    write_events(conn, &rows, now)?;
     let sort_key = next_due.unwrap_or_else(no_deadline);
     if sort_key != t.sla_due_at {
         diesel::update(tickets::table.find(t.id)).set(tickets::sla_due_at.eq(sort_key)).execute(conn)?;
@@ -426,25 +461,32 @@ fn due_text(c: &Clock) -> String {
     c.due_at.map(|d| format!("{} UTC", d.format("%Y-%m-%d %H:%M"))).unwrap_or_default()
 }
 
-fn notify_warning(conn: &mut DbConn, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
+fn notify_warning(conn: &mut DbConn, app: &App, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
     let recipients: Vec<Recipient> = match t.assignee_id {
         Some(a) => vec![Recipient::User(a)],
         None => store::dispatchers(conn, t.queue_id)?.into_iter().map(Recipient::User).collect(),
     };
-    let title = format!("SLA warning on #{}: {} due {}", t.id, c.kind().label().to_lowercase(), due_text(c));
-    post(conn, &recipients, "sla.warning", &title, t, now)
+    post(conn, app, &recipients, "sla.warning", &warning_title(t, c), t, now)
 }
 
-fn notify_breach(conn: &mut DbConn, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
+fn notify_breach(conn: &mut DbConn, app: &App, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
     let mut recipients: Vec<Recipient> = t.assignee_id.map(Recipient::User).into_iter().collect();
     recipients.extend(store::dispatchers(conn, t.queue_id)?.into_iter().map(Recipient::User));
     recipients.extend(store::admins(conn)?.into_iter().map(Recipient::User));
-    let title = format!("SLA breached on #{}: {} was due {}", t.id, c.kind().label().to_lowercase(), due_text(c));
-    post(conn, &recipients, "sla.breach", &title, t, now)
+    post(conn, app, &recipients, "sla.breach", &breach_title(t, c), t, now)
+}
+
+fn warning_title(t: &Ticket, c: &Clock) -> String {
+    format!("SLA warning on #{}: {} due {}", t.id, c.kind().label().to_lowercase(), due_text(c))
+}
+
+fn breach_title(t: &Ticket, c: &Clock) -> String {
+    format!("SLA breached on #{}: {} was due {}", t.id, c.kind().label().to_lowercase(), due_text(c))
 }
 
 fn post(
     conn: &mut DbConn,
+    app: &App,
     recipients: &[Recipient],
     kind: &str,
     title: &str,
@@ -458,19 +500,49 @@ fn post(
         &NewNotification { kind, title, body: &t.subject, ticket_id: Some(t.id), link: &link },
         now,
     )?;
-    queue_mail(conn, recipients, kind, title, t, now)
+    let mut users: Vec<i64> = recipients
+        .iter()
+        .filter_map(|r| match r {
+            Recipient::User(u) => Some(*u),
+            Recipient::Contact(_) => None,
+        })
+        .collect();
+    users.sort_unstable();
+    users.dedup();
+    let addresses = store::staff_addresses(conn, &users)?;
+    let mails = users.iter().filter_map(|u| addresses.get(u)).map(|(email, name)| sla_mail(app, email, name, title, t));
+    queue_mail(conn, app, mails.collect(), now)
 }
 
-/// The one place SLA mail is queued: once the mail gateway lands, it schedules its outbound
-/// mail job here (same transaction as the in-app notification, so mail fires exactly once too).
-fn queue_mail(
-    _conn: &mut DbConn,
-    _recipients: &[Recipient],
-    _kind: &str,
-    _title: &str,
-    _t: &Ticket,
-    _now: NaiveDateTime,
-) -> QueryResult<()> {
+/// The mail a staff member gets for an SLA warning or breach: automatic, tagged `[#N]`.
+fn sla_mail(app: &App, email: &str, name: &str, title: &str, t: &Ticket) -> OutMail {
+    OutMail {
+        to: email.to_string(),
+        to_name: name.to_string(),
+        subject: format!("{title}: {}", t.subject),
+        body: format!("{title}.\n\nTicket #{}: {}\n{}/tickets/{}\n", t.id, t.subject, app.config.public_url, t.id),
+        ticket: Some(t.id),
+        kind: "sla",
+        automatic: true,
+        answers: None,
+    }
+}
+
+/// The one place SLA mail is queued, in the same transaction as the in-app notification
+/// (so mail fires exactly once too): one message per staff recipient, through the mail
+/// gateway's outbound queue (SMTP, or the spool in the embedded default).
+fn queue_mail(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<()> {
+    match mails.len() {
+        0 => {}
+        1 => {
+            for m in mails {
+                outbound::queue(conn, app, m, now)?;
+            }
+        }
+        _ => {
+            outbound::queue_many(conn, app, mails, now)?;
+        }
+    }
     Ok(())
 }
 
@@ -526,32 +598,31 @@ fn apply_escalation(conn: &mut DbConn, t: &Ticket, e: &Escalation, now: NaiveDat
 
 // ---------------------------------------------------------------- jobs
 
-/// Job handler: a clock's warning or breach fell due. Re-checks everything under the
-/// ticket's lock, so a job that runs twice (or late) fires nothing twice.
+/// Job handler: a clock's warning or breach fell due. Deadlines come in bursts (a morning's
+/// tickets breach together), so the handler fires every warning and breach that is due, a
+/// batch per transaction (`fire_due`), and then reconciles its own ticket as before, which
+/// re-arms its job if anything is left. Everything is re-checked under the tickets' locks, so
+/// a job that runs twice (or late, or alongside another worker) fires nothing twice.
 pub fn deadline_job(app: &App, payload: &serde_json::Value) -> Result<(), jobs::JobError> {
     let id = payload
         .get("ticket")
         .and_then(|v| v.as_i64())
         .ok_or_else(|| jobs::JobError::Fatal("payload lacks ticket".into()))?;
     let mut conn = app.conn()?;
+    // Bounded, so a clock that stays due whatever is done to it cannot keep one job busy;
+    // whatever is left fires with the next due job.
+    for _ in 0..MAX_BATCHES {
+        let now = app.now();
+        let (seen, fired) = write_tx(&mut conn, |conn| fire_due(conn, app, now, BATCH))?;
+        app.committed();
+        if seen < BATCH as usize || fired == 0 {
+            break;
+        }
+    }
     let now = app.now();
     write_tx(&mut conn, |conn| {
         if crate::tickets::store::lock(conn, id)?.is_some() {
             on_ticket(conn, app, id, Trigger::Deadline, now)?;
-        }
-        // Deadlines come in bursts (a morning's tickets breach together): fire every other
-        // breach that is due in this same transaction rather than one transaction each.
-        // Their jobs are cancelled here; a job already claimed finds nothing left to do.
-        let due: Vec<i64> = sla_clocks::table
-            .filter(sla_clocks::state.eq(ClockState::Running.as_str()))
-            .filter(sla_clocks::due_at.le(now))
-            .select(sla_clocks::ticket_id)
-            .limit(SWEEP)
-            .load(conn)?;
-        for other in due.into_iter().filter(|t| *t != id) {
-            if crate::tickets::store::lock(conn, other)?.is_some() {
-                on_ticket(conn, app, other, Trigger::Deadline, now)?;
-            }
         }
         Ok::<_, ServiceError>(())
     })?;
@@ -559,8 +630,302 @@ pub fn deadline_job(app: &App, payload: &serde_json::Value) -> Result<(), jobs::
     Ok(())
 }
 
-/// How many other due breaches one deadline job fires with its own.
-const SWEEP: i64 = 500;
+/// How many due clocks one transaction fires at most.
+const BATCH: i64 = 1000;
+/// How many batches one deadline job runs at most.
+const MAX_BATCHES: usize = 100;
+
+/// A warning or breach the batch fires on the fast path.
+struct Fired<'a> {
+    clock: Clock,
+    ticket: &'a Ticket,
+    breach: bool,
+    cal: Option<&'a BusinessCalendar>,
+}
+
+/// Loads the rules of every company in `tickets` at once: company → policy id, policy id → rules.
+fn rules_for_tickets(
+    conn: &mut DbConn,
+    tickets: &[Ticket],
+) -> QueryResult<(HashMap<i64, i64>, HashMap<i64, Rules>, Option<Rules>)> {
+    let mut companies: Vec<i64> = tickets.iter().filter_map(|t| t.company_id).collect();
+    companies.sort_unstable();
+    companies.dedup();
+    let mut policies: HashMap<i64, Policy> = HashMap::new();
+    let mut contract: HashMap<i64, i64> = HashMap::new();
+    for chunk in companies.chunks(500) {
+        for (company, p) in store::company_policies(conn, chunk)? {
+            contract.insert(company, p.id);
+            policies.insert(p.id, p);
+        }
+    }
+    let default = store::default_policy(conn)?;
+    let mut calendars: HashMap<i64, Option<BusinessCalendar>> = HashMap::new();
+    let mut rules_of = |conn: &mut DbConn, p: Policy| -> QueryResult<Rules> {
+        let calendar = match p.calendar_id {
+            Some(id) => match calendars.get(&id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = store::calendar(conn, id)?.and_then(|c| c.calendar());
+                    calendars.insert(id, c.clone());
+                    c
+                }
+            },
+            None => None,
+        };
+        let targets = p.targets();
+        Ok(Rules { policy: Some(p), calendar, targets })
+    };
+    let mut rules = HashMap::new();
+    for (id, p) in policies {
+        rules.insert(id, rules_of(conn, p)?);
+    }
+    let default = match default {
+        Some(p) => Some(rules_of(conn, p)?),
+        None => None,
+    };
+    Ok((contract, rules, default))
+}
+
+/// Whether `c`, due at `now`, can fire without the per-ticket reconciliation: it runs as the
+/// ticket's state says it should, under the policy, target and calendar it was measured by,
+/// and its breach asks for no escalation. Anything else takes `on_ticket`.
+fn fast_path(c: &Clock, t: &Ticket, rules: &Rules, breach: bool) -> bool {
+    let kind = c.kind();
+    let w = wanted(kind, Some(c), t, rules, Trigger::Deadline);
+    if !w.exists || !w.run || w.rearm || w.met_now || w.reopen {
+        return false;
+    }
+    let target = rules.targets.for_priority(t.priority()).get(kind);
+    if c.target_minutes != target || c.policy_id != rules.policy_id() || c.calendar_id != rules.calendar_id() {
+        return false;
+    }
+    let mut m = c.clone();
+    measure(&mut m, rules.calendar.as_ref(), rules.warn_percent());
+    if m.due_at != c.due_at || m.warn_at != c.warn_at {
+        return false;
+    }
+    let escalates = rules.policy.as_ref().is_some_and(|p| p.breach_raise_priority || p.breach_reassign_to.is_some());
+    !(breach && escalates)
+}
+
+/// Fires up to `limit` due warnings and breaches in the caller's transaction, with a few
+/// queries for the whole batch: the due clocks (two index range scans), their tickets (locked;
+/// on PostgreSQL tickets another transaction holds are skipped and fire with their own job),
+/// the policies and calendars once per batch, the queues' dispatchers and the admins once,
+/// then multi-row inserts of metric events, notifications, mail and jobs, and one UPDATE per
+/// kind of clock change. Tickets that need more than firing (re-measuring, escalation) take
+/// the per-ticket `on_ticket`. Returns (due clocks seen, clocks fired).
+pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) -> ServiceResult<(usize, usize)> {
+    use crate::schema::jobs as job_rows;
+    let (breaches, warnings) = store::due_clocks(conn, now, limit)?;
+    let seen = breaches.len().max(warnings.len());
+    if seen == 0 {
+        return Ok((0, 0));
+    }
+    let mut ticket_ids: Vec<i64> = breaches.iter().chain(warnings.iter()).map(|(_, t)| *t).collect();
+    ticket_ids.sort_unstable();
+    ticket_ids.dedup();
+    // Lock the tickets (the per-ticket paths hold the ticket's lock while they write its clocks).
+    let mut tickets: Vec<Ticket> = Vec::with_capacity(ticket_ids.len());
+    for chunk in ticket_ids.chunks(500) {
+        let rows: Vec<Ticket> = match conn {
+            DbConn::Postgres(pg) => tickets::table
+                .filter(tickets::id.eq_any(chunk))
+                .order(tickets::id)
+                .select(Ticket::as_select())
+                .for_update()
+                .skip_locked()
+                .load(pg)?,
+            DbConn::Sqlite(_) => {
+                tickets::table.filter(tickets::id.eq_any(chunk)).select(Ticket::as_select()).load(conn)?
+            }
+        };
+        tickets.extend(rows);
+    }
+    // Read the clocks again under the locks: another worker may have fired them meanwhile.
+    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
+    let mut clocks: HashMap<i64, Vec<Clock>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for c in store::clocks_of_many(conn, chunk)? {
+            clocks.entry(c.ticket_id).or_default().push(c);
+        }
+    }
+    let (contract, rules, default) = rules_for_tickets(conn, &tickets)?;
+    let rules_of = |t: &Ticket| -> Option<&Rules> {
+        match t.company_id.and_then(|c| contract.get(&c)) {
+            Some(p) => rules.get(p),
+            None => default.as_ref(),
+        }
+    };
+    let mut fired: Vec<Fired> = Vec::new();
+    let mut slow: Vec<i64> = Vec::new();
+    for t in &tickets {
+        let Some(r) = rules_of(t) else {
+            slow.push(t.id);
+            continue;
+        };
+        let mut due: Vec<Fired> = Vec::new();
+        let mut fast = true;
+        for c in clocks.remove(&t.id).unwrap_or_default() {
+            if c.running_since.is_none() || c.met_at.is_some() || c.breached_at.is_some() {
+                continue;
+            }
+            let breach = c.due_at.is_some_and(|d| d <= now);
+            let warn = !breach && c.warned_at.is_none() && c.warn_at.is_some_and(|w| w <= now);
+            if !breach && !warn {
+                continue;
+            }
+            fast &= fast_path(&c, t, r, breach);
+            due.push(Fired { clock: c, ticket: t, breach, cal: r.calendar.as_ref() });
+        }
+        if due.is_empty() {
+            continue;
+        }
+        if fast {
+            fired.extend(due);
+        } else {
+            slow.push(t.id);
+        }
+    }
+    for id in &slow {
+        on_ticket(conn, app, *id, Trigger::Deadline, now)?;
+    }
+    if fired.is_empty() {
+        return Ok((seen, slow.len()));
+    }
+
+    // The clocks: one UPDATE per kind of change.
+    let ids_where =
+        |f: &dyn Fn(&Fired) -> bool| -> Vec<i64> { fired.iter().filter(|x| f(x)).map(|x| x.clock.id).collect() };
+    let warned = ids_where(&|x| !x.breach);
+    let breached_unwarned = ids_where(&|x| x.breach && x.clock.warned_at.is_none());
+    let breached_warned = ids_where(&|x| x.breach && x.clock.warned_at.is_some());
+    for chunk in warned.chunks(500) {
+        diesel::update(sla_clocks::table.filter(sla_clocks::id.eq_any(chunk)))
+            .set((sla_clocks::warned_at.eq(now), sla_clocks::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    for chunk in breached_unwarned.chunks(500) {
+        diesel::update(sla_clocks::table.filter(sla_clocks::id.eq_any(chunk)))
+            .set((
+                sla_clocks::state.eq(ClockState::Breached.as_str()),
+                sla_clocks::breached_at.eq(now),
+                sla_clocks::warned_at.eq(now),
+                sla_clocks::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    for chunk in breached_warned.chunks(500) {
+        diesel::update(sla_clocks::table.filter(sla_clocks::id.eq_any(chunk)))
+            .set((
+                sla_clocks::state.eq(ClockState::Breached.as_str()),
+                sla_clocks::breached_at.eq(now),
+                sla_clocks::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    for f in &mut fired {
+        f.clock.warned_at = f.clock.warned_at.or(Some(now));
+        if f.breach {
+            f.clock.breached_at = Some(now);
+        }
+        f.clock.state = state_of(&f.clock).as_str().into();
+        f.clock.updated_at = now;
+    }
+
+    // Metric events.
+    let rows: Vec<EventRow> = fired
+        .iter()
+        .map(|f| event_row(f.ticket, &f.clock, if f.breach { "breached" } else { "warned" }, f.cal, now))
+        .collect();
+    write_events(conn, &rows, now)?;
+
+    // Who hears about it: warnings go to the assignee (else the queue's dispatchers),
+    // breaches to the assignee, the queue's dispatchers and the admins.
+    let mut queues: Vec<i64> = fired.iter().map(|f| f.ticket.queue_id).collect();
+    queues.sort_unstable();
+    queues.dedup();
+    let dispatchers = store::dispatchers_of_queues(conn, &queues)?;
+    let admins = if fired.iter().any(|f| f.breach) { store::admins(conn)? } else { Vec::new() };
+    let no_one: Vec<i64> = Vec::new();
+    let notices: Vec<(Vec<i64>, String, &Fired)> = fired
+        .iter()
+        .map(|f| {
+            let t = f.ticket;
+            let queue = dispatchers.get(&t.queue_id).unwrap_or(&no_one);
+            let mut to: Vec<i64> = t.assignee_id.into_iter().collect();
+            if f.breach || t.assignee_id.is_none() {
+                to.extend(queue);
+            }
+            if f.breach {
+                to.extend(&admins);
+            }
+            let mut seen = std::collections::HashSet::new();
+            to.retain(|u| seen.insert(*u));
+            let title = if f.breach { breach_title(t, &f.clock) } else { warning_title(t, &f.clock) };
+            (to, title, f)
+        })
+        .collect();
+    let links: Vec<String> = notices.iter().map(|(_, _, f)| format!("/tickets/{}", f.ticket.id)).collect();
+    let items: Vec<(Recipient, NewNotification)> = notices
+        .iter()
+        .zip(&links)
+        .flat_map(|((to, title, f), link)| {
+            to.iter().map(move |u| {
+                (
+                    Recipient::User(*u),
+                    NewNotification {
+                        kind: if f.breach { "sla.breach" } else { "sla.warning" },
+                        title,
+                        body: &f.ticket.subject,
+                        ticket_id: Some(f.ticket.id),
+                        link,
+                    },
+                )
+            })
+        })
+        .collect();
+    notify::post_many(conn, &items, now)?;
+    let mut users: Vec<i64> = notices.iter().flat_map(|(to, _, _)| to.iter().copied()).collect();
+    users.sort_unstable();
+    users.dedup();
+    let addresses = store::staff_addresses(conn, &users)?;
+    let mails: Vec<OutMail> = notices
+        .iter()
+        .flat_map(|(to, title, f)| {
+            to.iter().filter_map(|u| addresses.get(u)).map(|(email, name)| sla_mail(app, email, name, title, f.ticket))
+        })
+        .collect();
+    queue_mail(conn, app, mails, now)?;
+
+    // Jobs: a warned clock's job moves to its breach; a breached clock has none left.
+    let keys: Vec<String> = fired.iter().map(|f| job_key(f.clock.id)).collect();
+    for chunk in keys.chunks(500) {
+        diesel::delete(job_rows::table.filter(job_rows::dedupe_key.eq_any(chunk))).execute(conn)?;
+    }
+    let next: Vec<_> = fired
+        .iter()
+        .filter_map(|f| pending(&f.clock).map(|at| (f, at)))
+        .map(|(f, at)| {
+            (
+                job_rows::kind.eq(DEADLINE_JOB),
+                job_rows::payload.eq(json!({ "ticket": f.ticket.id }).to_string()),
+                job_rows::dedupe_key.eq(Some(job_key(f.clock.id))),
+                job_rows::run_at.eq(at),
+                job_rows::attempts.eq(0i64),
+                job_rows::created_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in next.chunks(500) {
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(job_rows::table).values(chunk).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(chunk).execute(c)?,
+        };
+    }
+    Ok((seen, fired.len() + slow.len()))
+}
 
 /// Job handler: re-measures the open tickets of a policy (after the policy, its calendar or
 /// a company's contract changed), a batch per transaction.

@@ -1,0 +1,1 @@
+DROP INDEX sla_clocks_warn_pending;
