@@ -3,17 +3,26 @@
 //! and PostgreSQL. The mix: new tickets and replies (References to an earlier message),
 //! about 10 KB each, every tenth with a 30 KB attachment. Outbound acknowledgements go to
 //! the spool meanwhile (the job worker runs alongside).
+//!
+//! Outbound: messages per second delivered to a real SMTP server on loopback (Debian's
+//! python3-aiosmtpd). Staff replies are queued while the SMTP server is down and the
+//! server's manual clock stands still (each send fails once and waits for its retry); then
+//! the SMTP server starts, the clock moves past the retries, and the time until the SMTP
+//! server holds every message is measured.
 
 use crate::common::{concurrent, percentiles};
-use crate::support::{server, wrench_bin, Backend};
+use crate::support::{free_port, server, temp_dir, wrench_bin, Backend, Smtp};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-mail-token";
 const HTTP_MESSAGES: usize = 2_000;
 const PIPE_MESSAGES: usize = 400;
 const CLIENTS: usize = 4;
+const OUTBOUND_MESSAGES: usize = 600;
+const OUTBOUND_TICKETS: usize = 20;
 
 pub fn run() -> Value {
     let mut out = json!({});
@@ -21,6 +30,7 @@ pub fn run() -> Value {
         let name = format!("{b:?}").to_lowercase();
         eprintln!("   {name}");
         out[&name] = bench_backend(b);
+        out[&name]["outbound_smtp"] = bench_outbound(b);
     }
     out
 }
@@ -85,5 +95,59 @@ fn bench_backend(b: Backend) -> Value {
     json!({
         "inbound_http": { "messages": per * CLIENTS, "clients": CLIENTS, "msgs_per_s": http_rate, "latency": percentiles(lat) },
         "mailgate_4_pipes": { "messages": per_pipe * CLIENTS, "pipes": CLIENTS, "msgs_per_s": pipe_rate, "latency": percentiles(pipe_lat) },
+    })
+}
+
+/// Outbound: `OUTBOUND_MESSAGES` staff replies (one mail each, to the requester) delivered
+/// over SMTP.
+fn bench_outbound(b: Backend) -> Value {
+    let port = free_port();
+    let dir = temp_dir("bench_smtp");
+    let url = format!("smtp://127.0.0.1:{port}");
+    let s = server(b)
+        .env("WRENCH_MAIL_FROM", "support@msp.test")
+        .env("WRENCH_SMTP_URL", &url)
+        .clock("2026-11-28T09:00:00Z")
+        .start();
+    let w = crate::support::World::new(&s);
+    let acme = w.company("Acme", &["acme.example"]);
+    let (_, pat) = w.contact(&acme, "Pat Acme", "pat@acme.example");
+    let tickets: Vec<i64> =
+        (0..OUTBOUND_TICKETS).map(|i| w.ticket(&pat, &format!("Printer {i}"), "It prints blank pages.")).collect();
+    let body = "Please try the other tray and tell us whether the pages stay blank. ".repeat(20);
+    let per = OUTBOUND_MESSAGES / CLIENTS;
+    let (queue_wall, _) = concurrent(CLIENTS, per, |c, i| {
+        let n = tickets[(c * per + i) % tickets.len()];
+        s.mutate(
+            &w.admin,
+            "addReply",
+            "mutation($n:Int!,$b:String!){ addReply(input:{number:$n, body:$b}){ entry { id } errors { field message } } }",
+            json!({ "n": n, "b": format!("{body}({c}-{i})") }),
+        );
+    });
+    // Every send has failed once by now (nothing listens) and waits for the clock.
+    std::thread::sleep(Duration::from_secs(2));
+    let smtp = Smtp::start(port, &dir);
+    assert_eq!(smtp.count(), 0, "nothing is delivered before the clock moves");
+    let started = Instant::now();
+    s.set_clock("2026-11-28T09:10:00Z");
+    let total = per * CLIENTS;
+    let deadline = started + Duration::from_secs(300);
+    let mut first = None;
+    while smtp.count() < total {
+        if first.is_none() && smtp.count() > 0 {
+            first = Some(started.elapsed());
+        }
+        assert!(Instant::now() < deadline, "only {} of {total} messages arrived:\n{}", smtp.count(), s.log_tail());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall = started.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(smtp.count(), total, "a message arrived twice");
+    json!({
+        "messages": total,
+        "msgs_per_s": total as f64 / wall.as_secs_f64(),
+        "first_ms": first.map(|d| d.as_secs_f64() * 1000.0),
+        "queued_per_s": total as f64 / queue_wall.as_secs_f64(),
     })
 }

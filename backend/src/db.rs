@@ -7,7 +7,9 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
-use std::time::Duration;
+use std::cell::Cell;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {
@@ -89,18 +91,85 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, DbError> {
     ran.map_err(|e| DbError::Migrate(e.to_string()))
 }
 
+/// SQLite admits one writer at a time, and a connection that finds the write lock taken
+/// waits in SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10, 15… ms)
+/// instead of waking when the lock frees: with a few concurrent writers, short transactions
+/// spent most of their time asleep. So this process's write transactions queue here first
+/// and the next one is woken as soon as the previous one has finished; SQLite's own lock
+/// and busy timeout still order them against other processes and autocommit writes. A
+/// writer that waits longer than the busy timeout, or whose thread already holds the gate,
+/// goes ahead without it (and meets SQLite's lock as before), so the gate cannot deadlock.
+struct WriterGate {
+    busy: Mutex<bool>,
+    freed: Condvar,
+}
+
+static SQLITE_WRITERS: WriterGate = WriterGate { busy: Mutex::new(false), freed: Condvar::new() };
+const GATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+thread_local! {
+    static HOLDS_GATE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// A place in the writer queue; leaving it (drop) wakes the next writer.
+struct GatePass {
+    held: bool,
+}
+
+impl WriterGate {
+    fn enter(&'static self) -> GatePass {
+        if HOLDS_GATE.with(Cell::get) {
+            return GatePass { held: false };
+        }
+        let deadline = Instant::now() + GATE_TIMEOUT;
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return GatePass { held: false };
+            }
+            busy = match self.freed.wait_timeout(busy, left) {
+                Ok((b, _)) => b,
+                Err(p) => p.into_inner().0,
+            };
+        }
+        *busy = true;
+        HOLDS_GATE.with(|h| h.set(true));
+        GatePass { held: true }
+    }
+}
+
+impl Drop for GatePass {
+    fn drop(&mut self) {
+        if self.held {
+            HOLDS_GATE.with(|h| h.set(false));
+            *SQLITE_WRITERS.busy.lock().unwrap_or_else(|p| p.into_inner()) = false;
+            SQLITE_WRITERS.freed.notify_one();
+        }
+    }
+}
+
 /// Runs `f` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so the write lock is
 /// taken up front and waits on busy_timeout rather than failing at the first write),
-/// a plain transaction on PostgreSQL. Commits on Ok, rolls back on Err.
+/// after queueing in this process's writer gate; a plain transaction on PostgreSQL.
+/// Commits on Ok, rolls back on Err.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
     E: From<diesel::result::Error>,
 {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Postgres(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    // Held until the transaction has committed or rolled back (dropped on return).
+    let _pass = match conn {
+        DbConn::Sqlite(c) => {
+            let pass = SQLITE_WRITERS.enter();
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(pass)
+        }
+        DbConn::Postgres(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     match f(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;

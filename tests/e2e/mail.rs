@@ -4,11 +4,11 @@
 //! (Debian's python3-aiosmtpd) that goes away mid-stream.
 
 use crate::both;
-use crate::support::{free_port, temp_dir, wrench_bin, Backend, Server, World};
+use crate::support::{free_port, temp_dir, wrench_bin, Backend, Server, Smtp, World};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "mail-token-for-tests";
@@ -467,61 +467,14 @@ both!(the_mailgate_binary_reports_what_the_mta_should_do, |b: Backend| {
     assert!(q.to_string().contains("rejected"), "the oversize message is listed: {q}");
 });
 
-/// A real SMTP server: Debian's python3-aiosmtpd writing a Maildir.
-struct Smtp {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
+/// What the SMTP server received (its Maildir's `new/`), parsed.
+trait Received {
+    fn received(&self) -> Vec<Eml>;
 }
 
-impl Smtp {
-    fn start(port: u16, dir: &Path) -> Smtp {
-        for sub in ["tmp", "new", "cur"] {
-            std::fs::create_dir_all(dir.join(sub)).unwrap();
-        }
-        let mut s = Smtp { port, dir: dir.to_path_buf(), child: None };
-        s.spawn();
-        s
-    }
-    fn spawn(&mut self) {
-        // Debian's package installs for the system interpreter (not a pyenv or venv one).
-        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
-        let child = Command::new(python)
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{}", self.port),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 -m aiosmtpd (Debian's python3-aiosmtpd) is needed");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+impl Received for Smtp {
     fn received(&self) -> Vec<Eml> {
-        read_messages(&self.dir.join("new"))
-    }
-}
-
-impl Drop for Smtp {
-    fn drop(&mut self) {
-        self.stop();
+        read_messages(&self.maildir())
     }
 }
 

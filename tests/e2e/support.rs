@@ -502,3 +502,72 @@ impl<'a> World<'a> {
         p["ticket"]["number"].as_i64().expect("ticket number")
     }
 }
+
+/// A real SMTP server on loopback: Debian's python3-aiosmtpd delivering into a Maildir
+/// under `dir` (used by the mail stories and the outbound benchmark).
+pub struct Smtp {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Smtp {
+    pub fn start(port: u16, dir: &Path) -> Smtp {
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("maildir");
+        }
+        let mut s = Smtp { port, dir: dir.to_path_buf(), child: None };
+        s.spawn();
+        s
+    }
+
+    /// Starts the server (again) on its port; returns once it accepts connections.
+    pub fn spawn(&mut self) {
+        // Debian's package installs for the system interpreter (not a pyenv or venv one).
+        let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+        let child = Command::new(python)
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{}", self.port),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (Debian's python3-aiosmtpd) is needed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "aiosmtpd did not start on port {}", self.port);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The Maildir folder delivered messages land in.
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.join("new")
+    }
+
+    /// How many messages have been delivered so far.
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.maildir()).map(|d| d.filter_map(|e| e.ok()).count()).unwrap_or(0)
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -19,6 +19,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::Mailbox;
+use lettre::transport::smtp::PoolConfig;
 use lettre::Transport as _;
 use serde_json::json;
 use std::sync::OnceLock;
@@ -428,8 +429,14 @@ enum Sender {
 fn transport(app: &App) -> Result<&'static Sender, JobError> {
     static T: OnceLock<Result<Sender, String>> = OnceLock::new();
     let t = T.get_or_init(|| match &app.config.smtp_url {
+        // Sessions are pooled and reused: a connection, greeting, EHLO (and TLS) per message
+        // cost more than the message. A session the server dropped is noticed (NOOP) and
+        // replaced; idle ones close after a minute.
         Some(url) => lettre::SmtpTransport::from_url(url)
-            .map(|b| Sender::Smtp(Box::new(b.timeout(Some(std::time::Duration::from_secs(20))).build())))
+            .map(|b| {
+                let pool = PoolConfig::new().max_size(4).idle_timeout(std::time::Duration::from_secs(60));
+                Sender::Smtp(Box::new(b.timeout(Some(std::time::Duration::from_secs(20))).pool_config(pool).build()))
+            })
             .map_err(|e| format!("WRENCH_SMTP_URL: {e}")),
         None => Ok(Sender::Spool(app.config.data_dir.join("mail-spool"))),
     });

@@ -110,8 +110,13 @@ pub fn ingest(app: &App, raw: &[u8], recipient: Option<&str>) -> Result<Receipt,
             return Ok(receipt_of(&m, "duplicate"));
         }
     }
-    store::put_blob(&app.config.data_dir, raw).map_err(|e| io_err("storing the message", e))?;
-    Ok(file(app, &parsed, &key, &raw_sha, raw.len(), recipient, None)?)
+    // The message and its attachments are content-addressed: writing them before the
+    // transaction is harmless, and they are durable before the commit references them.
+    let mut blobs: Vec<&[u8]> = vec![raw];
+    blobs.extend(parsed.attachments.iter().map(|a| a.bytes.as_slice()));
+    let mut shas = store::put_blobs(&app.config.data_dir, &blobs).map_err(|e| io_err("storing the message", e))?;
+    shas.remove(0);
+    Ok(file(app, &parsed, &key, &raw_sha, raw.len(), recipient, None, &shas)?)
 }
 
 /// Records a message refused before filing (unparseable, too large) in the quarantine list.
@@ -167,13 +172,8 @@ fn file(
     size: usize,
     recipient: Option<&str>,
     released: Option<i64>,
+    blobs: &[String],
 ) -> ServiceResult<Receipt> {
-    // Attachments are content-addressed: writing them before the transaction is harmless.
-    let mut blobs = Vec::new();
-    for a in &parsed.attachments {
-        let sha = store::put_blob(&app.config.data_dir, &a.bytes).map_err(|e| io_err("storing an attachment", e))?;
-        blobs.push(sha);
-    }
     let mut conn = app.conn()?;
     let now = app.now();
     let result = write_tx(&mut conn, |conn| {
@@ -206,7 +206,7 @@ fn file(
                 }
             }
         };
-        let outcome = decide_and_file(conn, app, parsed, recipient, released.is_some(), &blobs, now)?;
+        let outcome = decide_and_file(conn, app, parsed, recipient, released.is_some(), blobs, now)?;
         diesel::update(mail_messages::table.find(row))
             .set((
                 mail_messages::ticket_id.eq(outcome.ticket),
@@ -749,7 +749,9 @@ pub fn release(app: &App, who: &Principal, id: i64) -> ServiceResult<Receipt> {
     let raw = store::get_blob(&app.config.data_dir, &sha).map_err(|e| io_err("reading the held message", e))?;
     let parsed = parse::parse(&raw).map_err(|e| ServiceError::Conflict(format!("the message cannot be read: {e}")))?;
     let recipient = Some(m.to_addr.clone()).filter(|r| !r.is_empty());
-    let r = file(app, &parsed, &m.message_id, &sha, raw.len(), recipient.as_deref(), Some(m.id))?;
+    let attachments: Vec<&[u8]> = parsed.attachments.iter().map(|a| a.bytes.as_slice()).collect();
+    let blobs = store::put_blobs(&app.config.data_dir, &attachments).map_err(|e| io_err("storing an attachment", e))?;
+    let r = file(app, &parsed, &m.message_id, &sha, raw.len(), recipient.as_deref(), Some(m.id), &blobs)?;
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {

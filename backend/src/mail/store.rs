@@ -50,25 +50,60 @@ fn blob_path(data_dir: &Path, sha: &str) -> PathBuf {
     data_dir.join("files").join(prefix).join(sha)
 }
 
-/// Stores bytes under their SHA-256 (once; an existing blob is left as it is) and returns
-/// the hash. Written to a temporary file and renamed, so a crash never leaves half a blob.
+/// Stores bytes under their SHA-256 and returns the hash; on disk for good when it
+/// returns. See `put_blobs`.
 pub fn put_blob(data_dir: &Path, bytes: &[u8]) -> std::io::Result<String> {
-    let sha = crate::keys::sha256_hex(bytes);
-    let path = blob_path(data_dir, &sha);
-    if path.exists() {
-        return Ok(sha);
+    let mut shas = put_blobs(data_dir, &[bytes])?;
+    shas.pop().ok_or_else(|| std::io::Error::other("no blob stored"))
+}
+
+/// Stores several blobs (a message and its attachments) under their SHA-256 and returns
+/// the hashes in order. Every one is on disk for good when this returns, so a commit may
+/// reference them.
+///
+/// A new blob is written to a temporary file and renamed into place; then all files and
+/// their directories are synced, so one journal commit carries them all rather than one
+/// per file. A blob already present is kept when it is whole (length and hash match) and
+/// written again otherwise (a crash between the rename and the sync); it is synced too, in
+/// case the attempt that wrote it crashed before syncing.
+pub fn put_blobs(data_dir: &Path, blobs: &[&[u8]]) -> std::io::Result<Vec<String>> {
+    let mut shas: Vec<String> = Vec::with_capacity(blobs.len());
+    let mut files: Vec<PathBuf> = Vec::new();
+    for bytes in blobs {
+        let sha = crate::keys::sha256_hex(bytes);
+        let path = blob_path(data_dir, &sha);
+        if !shas.contains(&sha) {
+            if !intact(&path, &sha, bytes.len()) {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let tmp = path.with_extension(format!("tmp{}", crate::keys::random_token(6)));
+                std::fs::File::create(&tmp)?.write_all(bytes)?;
+                std::fs::rename(&tmp, &path)?;
+            }
+            files.push(path);
+        }
+        shas.push(sha);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+    let mut dirs: Vec<&Path> = Vec::new();
+    for path in &files {
+        std::fs::File::open(path)?.sync_all()?;
+        if let Some(parent) = path.parent().filter(|p| !dirs.contains(p)) {
+            dirs.push(parent);
+        }
     }
-    let tmp = path.with_extension(format!("tmp{}", crate::keys::random_token(6)));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+    for dir in dirs {
+        std::fs::File::open(dir)?.sync_all()?;
     }
-    std::fs::rename(&tmp, &path)?;
-    Ok(sha)
+    Ok(shas)
+}
+
+/// Is the blob at `path` whole (its length and hash match its name)?
+fn intact(path: &Path, sha: &str, len: usize) -> bool {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() == len as u64 => std::fs::read(path).is_ok_and(|b| crate::keys::sha256_hex(&b) == sha),
+        _ => false,
+    }
 }
 
 pub fn get_blob(data_dir: &Path, sha: &str) -> std::io::Result<Vec<u8>> {
