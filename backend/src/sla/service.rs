@@ -643,11 +643,11 @@ struct Fired<'a> {
     cal: Option<&'a BusinessCalendar>,
 }
 
+/// Company → contract policy id, policy id → its rules, and the default policy's rules.
+type BatchRules = (HashMap<i64, i64>, HashMap<i64, Rules>, Option<Rules>);
+
 /// Loads the rules of every company in `tickets` at once: company → policy id, policy id → rules.
-fn rules_for_tickets(
-    conn: &mut DbConn,
-    tickets: &[Ticket],
-) -> QueryResult<(HashMap<i64, i64>, HashMap<i64, Rules>, Option<Rules>)> {
+fn rules_for_tickets(conn: &mut DbConn, tickets: &[Ticket]) -> QueryResult<BatchRules> {
     let mut companies: Vec<i64> = tickets.iter().filter_map(|t| t.company_id).collect();
     companies.sort_unstable();
     companies.dedup();

@@ -161,6 +161,9 @@ pub fn company_policies(conn: &mut DbConn, company_ids: &[i64]) -> QueryResult<V
         .load(conn)
 }
 
+/// A clock's id and its ticket's id.
+pub type ClockOfTicket = (i64, i64);
+
 /// Ids of running clocks whose breach (`due_at`) or warning (`warn_at`, not yet fired) is
 /// due at `now`, soonest first; each walks its own index (`sla_clocks_due`,
 /// `sla_clocks_warn_pending`) and stops after `limit`.
@@ -168,7 +171,7 @@ pub fn due_clocks(
     conn: &mut DbConn,
     now: NaiveDateTime,
     limit: i64,
-) -> QueryResult<(Vec<(i64, i64)>, Vec<(i64, i64)>)> {
+) -> QueryResult<(Vec<ClockOfTicket>, Vec<ClockOfTicket>)> {
     let breaches = sla_clocks::table
         .filter(sla_clocks::state.eq("running"))
         .filter(sla_clocks::due_at.le(now))
