@@ -423,7 +423,7 @@ pub fn release_fanout(app: &App, payload: &serde_json::Value) -> Result<(), jobs
         let staff_what = if threads.len() == 1 { format!("the fix for “{}”", threads[0].1) } else { what.clone() };
         for (group, what) in [(&titled, &staff_what), (&untitled, &"a fix for your ticket".to_string())] {
             let title = format!("{product} {} shipped {what}", r.label());
-            notify::post_bulk(
+            notify::post(
                 conn,
                 group,
                 &NewNotification {
@@ -798,7 +798,7 @@ fn tell_subscribers(
         // Customers never hear about internal threads.
         to.retain(|r| matches!(r, Recipient::User(_)));
     }
-    notify::post_bulk(
+    notify::post(
         conn,
         &to,
         &NewNotification { kind, title, body: "", ticket_id: None, link: &format!("/development/{}", t.id) },

@@ -30,6 +30,7 @@ pub enum Recipient {
     Contact(i64),
 }
 
+#[derive(Clone, Copy)]
 pub struct NewNotification<'a> {
     pub kind: &'a str,
     pub title: &'a str,
@@ -38,7 +39,8 @@ pub struct NewNotification<'a> {
     pub link: &'a str,
 }
 
-/// Posts one notification to each recipient (duplicates removed), in the caller's transaction.
+/// Posts one notification to each recipient (duplicates removed), in the caller's
+/// transaction; many recipients (release notices to thousands) go in multi-row inserts.
 pub fn post(
     conn: &mut DbConn,
     recipients: &[Recipient],
@@ -46,28 +48,9 @@ pub fn post(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let mut seen = std::collections::HashSet::new();
-    for r in recipients {
-        if !seen.insert(*r) {
-            continue;
-        }
-        let (user_id, contact_id) = match r {
-            Recipient::User(id) => (Some(*id), None),
-            Recipient::Contact(id) => (None, Some(*id)),
-        };
-        diesel::insert_into(notifications::table)
-            .values((
-                notifications::user_id.eq(user_id),
-                notifications::contact_id.eq(contact_id),
-                notifications::kind.eq(n.kind),
-                notifications::title.eq(n.title),
-                notifications::body.eq(n.body),
-                notifications::ticket_id.eq(n.ticket_id),
-                notifications::link.eq(n.link),
-                notifications::created_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
+    let items: Vec<(Recipient, NewNotification<'_>)> =
+        recipients.iter().copied().filter(|r| seen.insert(*r)).map(|r| (r, *n)).collect();
+    post_many(conn, &items, now)
 }
 
 fn recipient_of(who: &Principal) -> ServiceResult<Recipient> {
@@ -147,45 +130,6 @@ pub fn mark_read(app: &App, who: &Principal, ids: Option<&[i64]>) -> ServiceResu
         }
     })?;
     Ok(n as i64)
-}
-
-/// Posts one notification to many recipients with multi-row inserts (fan-outs to thousands
-/// of people: release notices, SLA escalations), in the caller's transaction.
-pub fn post_bulk(
-    conn: &mut DbConn,
-    recipients: &[Recipient],
-    n: &NewNotification<'_>,
-    now: NaiveDateTime,
-) -> QueryResult<()> {
-    let mut seen = std::collections::HashSet::new();
-    let unique: Vec<Recipient> = recipients.iter().copied().filter(|r| seen.insert(*r)).collect();
-    for chunk in unique.chunks(500) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|r| {
-                let (user_id, contact_id) = match r {
-                    Recipient::User(id) => (Some(*id), None),
-                    Recipient::Contact(id) => (None, Some(*id)),
-                };
-                (
-                    notifications::user_id.eq(user_id),
-                    notifications::contact_id.eq(contact_id),
-                    notifications::kind.eq(n.kind),
-                    notifications::title.eq(n.title),
-                    notifications::body.eq(n.body),
-                    notifications::ticket_id.eq(n.ticket_id),
-                    notifications::link.eq(n.link),
-                    notifications::created_at.eq(now),
-                )
-            })
-            .collect();
-        // Multi-row inserts need the concrete backend.
-        match conn {
-            DbConn::Sqlite(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
-            DbConn::Postgres(c) => diesel::insert_into(notifications::table).values(&rows).execute(c)?,
-        };
-    }
-    Ok(())
 }
 
 /// Posts many different notifications, one row per (recipient, notification), with
