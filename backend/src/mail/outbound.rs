@@ -12,7 +12,7 @@ use super::autoreply::LOOP_HEADER;
 use super::{store, threading};
 use crate::app::App;
 use crate::db::DbConn;
-use crate::jobs::{self, JobError};
+use crate::jobs::JobError;
 use crate::schema::{contacts, mail_messages, users};
 use crate::tickets::model::{Status, Ticket};
 use chrono::NaiveDateTime;
@@ -54,65 +54,21 @@ pub struct OutMail {
 /// Queues one message; returns its Message-ID, or `None` when the address hard-bounced
 /// before (no mail is sent to it until someone fixes it).
 pub fn queue(conn: &mut DbConn, app: &App, mail: OutMail, now: NaiveDateTime) -> QueryResult<Option<String>> {
-    let to = mail.to.trim().to_lowercase();
-    if to.is_empty() || store::is_undeliverable(conn, &to)? {
-        return Ok(None);
-    }
-    let domain = own_domain(app);
-    let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
-    let (mut references, mut in_reply_to) = match mail.ticket {
-        Some(t) => store::thread_ids(conn, t, 20)?,
-        None => (Vec::new(), None),
-    };
-    if let Some(a) = mail.answers.clone() {
-        if !references.contains(&a) {
-            references.push(a.clone());
-        }
-        in_reply_to = Some(a);
-    }
-    let reply_to = match mail.ticket {
-        Some(t) => threading::plus_address(&app.config.mail_from, &threading::reply_token(&app.keys, t)),
-        None => app.config.mail_from.clone(),
-    };
-    let subject = match mail.ticket {
-        Some(t) if threading::subject_tag(&mail.subject).is_none() => format!("[#{t}] {}", mail.subject),
-        _ => mail.subject.clone(),
-    };
-    let row: i64 = diesel::insert_into(mail_messages::table)
-        .values((
-            mail_messages::direction.eq("out"),
-            mail_messages::message_id.eq(&message_id),
-            mail_messages::ticket_id.eq(mail.ticket),
-            mail_messages::kind.eq(mail.kind),
-            mail_messages::status.eq("queued"),
-            mail_messages::from_addr.eq(&app.config.mail_from),
-            mail_messages::to_addr.eq(&to),
-            mail_messages::subject.eq(&subject),
-            mail_messages::created_at.eq(now),
-        ))
-        .returning(mail_messages::id)
-        .get_result(conn)?;
-    let payload = json!({
-        "row": row,
-        "message_id": message_id,
-        "to": to,
-        "to_name": mail.to_name,
-        "subject": subject,
-        "body": mail.body,
-        "reply_to": reply_to,
-        "in_reply_to": in_reply_to.or_else(|| references.last().cloned()),
-        "references": references,
-        "automatic": mail.automatic,
-    });
-    jobs::schedule(conn, SEND_JOB, &payload, now, Some(&format!("mail:{message_id}")), now)?;
-    Ok(Some(message_id))
+    Ok(queue_all(conn, app, vec![mail], now)?.pop())
 }
 
-/// Queues many messages at once, as `queue` does one by one but with a handful of queries
-/// for the whole set (a burst of SLA warnings and breaches): one look-up of undeliverable
-/// addresses and of the tickets' threads, multi-row inserts of the messages and their send
-/// jobs. Returns how many were queued.
+/// Queues many messages at once (a burst of SLA warnings and breaches, a release mailed to
+/// thousands); returns how many were queued.
 pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<usize> {
+    Ok(queue_all(conn, app, mails, now)?.len())
+}
+
+/// The one way mail is queued, in the caller's transaction, with a handful of queries for
+/// the whole set: one look-up of undeliverable addresses (skipped) and of the tickets'
+/// threads, multi-row inserts of the messages and their send jobs. Every message gets a
+/// stamped Message-ID, References / In-Reply-To from its ticket's thread, the `[#N]` tag and
+/// a Reply-To with the signed token. Returns the Message-IDs queued.
+fn queue_all(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<Vec<String>> {
     use crate::schema::{jobs as job_rows, mail_undeliverable};
     use std::collections::{HashMap, HashSet};
     let mut mails: Vec<OutMail> = mails
@@ -132,25 +88,10 @@ pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveD
         undeliverable.extend(found);
     }
     mails.retain(|m| !undeliverable.contains(&m.to));
-    // The tickets' recent messages, newest first, for References / In-Reply-To.
     let mut ticket_ids: Vec<i64> = mails.iter().filter_map(|m| m.ticket).collect();
     ticket_ids.sort_unstable();
     ticket_ids.dedup();
-    let mut threads: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    for chunk in ticket_ids.chunks(500) {
-        let rows: Vec<(Option<i64>, String, String)> = mail_messages::table
-            .filter(mail_messages::ticket_id.eq_any(chunk))
-            .filter(mail_messages::status.ne("held"))
-            .order(mail_messages::id.desc())
-            .select((mail_messages::ticket_id, mail_messages::message_id, mail_messages::direction))
-            .load(conn)?;
-        for (t, m, d) in rows {
-            let v = threads.entry(t.unwrap_or_default()).or_default();
-            if v.len() < 20 {
-                v.push((m, d));
-            }
-        }
-    }
+    let threads = store::thread_ids_of(conn, &ticket_ids, 20)?;
     let domain = own_domain(app);
     struct Prepared {
         message_id: String,
@@ -160,10 +101,7 @@ pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveD
     let mut prepared: Vec<(Prepared, &OutMail)> = Vec::with_capacity(mails.len());
     for mail in &mails {
         let message_id = threading::stamped_message_id(&app.keys, mail.ticket, &domain);
-        let rows = mail.ticket.and_then(|t| threads.get(&t)).cloned().unwrap_or_default();
-        let mut in_reply_to = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
-        let mut references: Vec<String> =
-            rows.into_iter().rev().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect();
+        let (mut references, mut in_reply_to) = mail.ticket.and_then(|t| threads.get(&t)).cloned().unwrap_or_default();
         if let Some(a) = mail.answers.clone() {
             if !references.contains(&a) {
                 references.push(a.clone());
@@ -239,7 +177,7 @@ pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveD
             DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
         };
     }
-    Ok(prepared.len())
+    Ok(prepared.into_iter().map(|(p, _)| p.message_id).collect())
 }
 
 fn contact_address(conn: &mut DbConn, id: i64) -> QueryResult<Option<(String, String)>> {

@@ -156,16 +156,50 @@ pub fn sender_wrote_on(conn: &mut DbConn, ticket_id: i64, address: &str) -> Quer
 /// Message-IDs of a ticket's mail, oldest first (for References), at most `limit`, and the
 /// newest received one (for In-Reply-To).
 pub fn thread_ids(conn: &mut DbConn, ticket_id: i64, limit: i64) -> QueryResult<(Vec<String>, Option<String>)> {
-    let mut rows: Vec<(String, String)> = mail_messages::table
+    let rows: Vec<(String, String)> = mail_messages::table
         .filter(mail_messages::ticket_id.eq(ticket_id))
         .filter(mail_messages::status.ne("held"))
         .order(mail_messages::id.desc())
         .limit(limit)
         .select((mail_messages::message_id, mail_messages::direction))
         .load(conn)?;
+    Ok(thread_of(rows))
+}
+
+/// `thread_ids` of many tickets with one query per 500 tickets (a burst of SLA mail).
+pub fn thread_ids_of(
+    conn: &mut DbConn,
+    tickets: &[i64],
+    limit: usize,
+) -> QueryResult<std::collections::HashMap<i64, (Vec<String>, Option<String>)>> {
+    if let [one] = tickets {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        return Ok([(*one, thread_ids(conn, *one, limit)?)].into_iter().collect());
+    }
+    let mut newest: std::collections::HashMap<i64, Vec<(String, String)>> = Default::default();
+    for chunk in tickets.chunks(500) {
+        let rows: Vec<(Option<i64>, String, String)> = mail_messages::table
+            .filter(mail_messages::ticket_id.eq_any(chunk))
+            .filter(mail_messages::status.ne("held"))
+            .order(mail_messages::id.desc())
+            .select((mail_messages::ticket_id, mail_messages::message_id, mail_messages::direction))
+            .load(conn)?;
+        for (t, m, d) in rows {
+            let v = newest.entry(t.unwrap_or_default()).or_default();
+            if v.len() < limit {
+                v.push((m, d));
+            }
+        }
+    }
+    Ok(newest.into_iter().map(|(t, rows)| (t, thread_of(rows))).collect())
+}
+
+/// From a ticket's messages, newest first: the Message-IDs oldest first (without the hashes
+/// that stand in for missing ones) and the newest inbound one.
+fn thread_of(mut rows: Vec<(String, String)>) -> (Vec<String>, Option<String>) {
     let last_in = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
     rows.reverse();
-    Ok((rows.into_iter().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect(), last_in))
+    (rows.into_iter().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect(), last_in)
 }
 
 /// How many automatic acknowledgements went to an address since `since`.
