@@ -254,15 +254,24 @@ impl std::fmt::Display for WebError {
     }
 }
 
+/// Field errors as one line for a page ("Email: is not an address; Name: is empty").
+pub fn invalid_text(errs: &[FieldError]) -> String {
+    errs.iter()
+        .map(|e| match label(&e.field) {
+            l if l.is_empty() => e.message.clone(),
+            l => format!("{l}: {}", e.message),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
         match e {
             ServiceError::Unauthenticated => WebError::SignIn("/".into()),
             ServiceError::Forbidden => WebError::Forbidden,
             ServiceError::NotFound(_) => WebError::NotFound,
-            ServiceError::Invalid(errs) => WebError::BadRequest(
-                errs.iter().map(|e| format!("{}: {}", label(&e.field), e.message)).collect::<Vec<_>>().join("; "),
-            ),
+            ServiceError::Invalid(errs) => WebError::BadRequest(invalid_text(&errs)),
             ServiceError::Conflict(m) => WebError::Conflict(m),
             ServiceError::RateLimited(s) => WebError::RateLimited(s),
             ServiceError::Internal(reference) => WebError::Internal(reference),

@@ -3,7 +3,7 @@
 //! and OCS/FusionInventory credentials.
 
 use crate::form::{Form, FormData};
-use crate::page::{next_cursor, query, render, see_other, Chrome, WebError};
+use crate::page::{invalid_text, next_cursor, query, render, see_other, Chrome, WebError};
 use crate::session::{app_of, run, SignedIn, Staff};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -163,9 +163,7 @@ async fn create_key(req: HttpRequest, Staff(v): Staff, Form(f): Form) -> Result<
     let who = v.who.clone();
     match run(&app, move |app| assets::create_enrollment_key(app, &who, company, &label)).await {
         Ok((k, secret)) => keys_page(&req, &v, Some((format!("Enrollment key \"{}\"", k.label), secret)), None).await,
-        Err(wrench_backend::error::ServiceError::Invalid(e)) => {
-            keys_page(&req, &v, None, Some(e.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("; "))).await
-        }
+        Err(wrench_backend::error::ServiceError::Invalid(e)) => keys_page(&req, &v, None, Some(invalid_text(&e))).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -193,15 +191,7 @@ async fn create_ocs(req: HttpRequest, Staff(v): Staff, Form(f): Form) -> Result<
             keys_page(&req, &v, Some((format!("OCS credentials for user \"{username}\"; password"), secret)), None)
                 .await
         }
-        Err(wrench_backend::error::ServiceError::Invalid(e)) => {
-            keys_page(
-                &req,
-                &v,
-                None,
-                Some(e.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; ")),
-            )
-            .await
-        }
+        Err(wrench_backend::error::ServiceError::Invalid(e)) => keys_page(&req, &v, None, Some(invalid_text(&e))).await,
         Err(e) => Err(e.into()),
     }
 }
