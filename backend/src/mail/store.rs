@@ -153,9 +153,12 @@ pub fn sender_wrote_on(conn: &mut DbConn, ticket_id: i64, address: &str) -> Quer
     Ok(n > 0)
 }
 
+/// A ticket's mail thread: its Message-IDs oldest first, and the newest inbound one.
+pub type Thread = (Vec<String>, Option<String>);
+
 /// Message-IDs of a ticket's mail, oldest first (for References), at most `limit`, and the
 /// newest received one (for In-Reply-To).
-pub fn thread_ids(conn: &mut DbConn, ticket_id: i64, limit: i64) -> QueryResult<(Vec<String>, Option<String>)> {
+pub fn thread_ids(conn: &mut DbConn, ticket_id: i64, limit: i64) -> QueryResult<Thread> {
     let rows: Vec<(String, String)> = mail_messages::table
         .filter(mail_messages::ticket_id.eq(ticket_id))
         .filter(mail_messages::status.ne("held"))
@@ -171,7 +174,7 @@ pub fn thread_ids_of(
     conn: &mut DbConn,
     tickets: &[i64],
     limit: usize,
-) -> QueryResult<std::collections::HashMap<i64, (Vec<String>, Option<String>)>> {
+) -> QueryResult<std::collections::HashMap<i64, Thread>> {
     if let [one] = tickets {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         return Ok([(*one, thread_ids(conn, *one, limit)?)].into_iter().collect());
@@ -196,7 +199,7 @@ pub fn thread_ids_of(
 
 /// From a ticket's messages, newest first: the Message-IDs oldest first (without the hashes
 /// that stand in for missing ones) and the newest inbound one.
-fn thread_of(mut rows: Vec<(String, String)>) -> (Vec<String>, Option<String>) {
+fn thread_of(mut rows: Vec<(String, String)>) -> Thread {
     let last_in = rows.iter().find(|(_, d)| d == "in").map(|(m, _)| m.clone());
     rows.reverse();
     (rows.into_iter().map(|(m, _)| m).filter(|m| !m.starts_with("sha256:")).collect(), last_in)
