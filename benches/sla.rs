@@ -7,7 +7,7 @@
 
 use crate::common::{percentiles, rss_mib};
 use crate::support::{server, Backend, Server};
-use chrono::{Duration as Span, NaiveDateTime, Utc};
+use chrono::{Duration as Span, NaiveDateTime, Timelike, Utc};
 use diesel::prelude::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -18,6 +18,8 @@ use wrench_backend::tickets::model::Status;
 
 const FIRE: i64 = 10_000;
 const STATUS_CHANGES: usize = 300;
+/// The default policy's first-response target (24 hours, every priority).
+const TARGET_MINUTES: i64 = 24 * 60;
 
 fn ticket_count() -> i64 {
     std::env::var("WRENCH_BENCH_SLA_TICKETS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
@@ -92,12 +94,13 @@ fn bench_backend(b: Backend) -> Value {
         .first(&mut *conn)
         .expect("default policy");
 
-    // ---- seed: tickets opened an hour ago, first response due in 30 days (target 30 days).
+    // ---- seed: tickets opened an hour ago under the default policy (first response in 24
+    // hours, warning at 75 %), so each clock is exactly what the policy computes.
     eprintln!("   seeding {n} tickets with running clocks");
     let t0 = Instant::now();
     let opened = now - Span::hours(1);
-    let due = opened + Span::days(30);
-    let warn = opened + Span::minutes(30 * 1440 * 75 / 100);
+    let due = opened + Span::minutes(TARGET_MINUTES);
+    let warn = opened + Span::minutes(TARGET_MINUTES * 75 / 100);
     let first_id: i64 = tickets::table
         .select(diesel::dsl::max(tickets::id))
         .first::<Option<i64>>(&mut *conn)
@@ -129,7 +132,7 @@ fn bench_backend(b: Backend) -> Value {
                 sla_clocks::kind.eq("first_response"),
                 sla_clocks::state.eq("running"),
                 sla_clocks::policy_id.eq(policy),
-                sla_clocks::target_minutes.eq(30 * 1440i64),
+                sla_clocks::target_minutes.eq(TARGET_MINUTES),
                 sla_clocks::segments.eq("[]"),
                 sla_clocks::running_since.eq(opened),
                 sla_clocks::warn_at.eq(warn),
@@ -163,18 +166,25 @@ fn bench_backend(b: Backend) -> Value {
     let seed_s = t0.elapsed().as_secs_f64();
 
     // ---- 10,000 of them breach in the same second, shortly after the restart below.
-    let fire_at: NaiveDateTime = (Utc::now() + Span::seconds(40)).naive_utc();
+    // Each moved clock stays what the policy computes (started 24 hours before, its warning at
+    // 75 % already sent), so firing it is firing, not re-measuring a clock whose stored target
+    // or deadlines disagree with its policy (which rightly takes the per-ticket path).
+    let fire_at: NaiveDateTime =
+        (Utc::now() + Span::seconds(40)).naive_utc().with_nanosecond(0).expect("whole second");
     let fire_ids: Vec<i64> = (0..FIRE).map(|i| first_id + i * (n / FIRE).max(1)).take(n.min(FIRE) as usize).collect();
     for chunk in fire_ids.chunks(500) {
         let chunk = chunk.to_vec();
         write_tx(&mut conn, |c| {
             diesel::update(sla_clocks::table.filter(sla_clocks::ticket_id.eq_any(&chunk)))
                 .set((
-                    sla_clocks::running_since.eq(fire_at - Span::days(30)),
-                    sla_clocks::warn_at.eq(fire_at - Span::days(7)),
-                    sla_clocks::warned_at.eq(Some(fire_at - Span::days(7))),
+                    sla_clocks::running_since.eq(fire_at - Span::minutes(TARGET_MINUTES)),
+                    sla_clocks::warn_at.eq(fire_at - Span::minutes(TARGET_MINUTES / 4)),
+                    sla_clocks::warned_at.eq(Some(fire_at - Span::minutes(TARGET_MINUTES / 4))),
                     sla_clocks::due_at.eq(fire_at),
                 ))
+                .execute(c)?;
+            diesel::update(tickets::table.filter(tickets::id.eq_any(&chunk)))
+                .set(tickets::sla_due_at.eq(fire_at))
                 .execute(c)?;
             let keys: Vec<String> = chunk.iter().map(|t| format!("sla:{}", first_clock + (t - first_id))).collect();
             diesel::update(jobs::table.filter(jobs::dedupe_key.eq_any(&keys))).set(jobs::run_at.eq(fire_at)).execute(c)
