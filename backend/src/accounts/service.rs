@@ -779,8 +779,10 @@ pub fn update_user(app: &App, who: &Principal, id: i64, input: UserInput) -> Ser
         let current = store::user(conn, id)?.ok_or(ServiceError::NotFound("user"))?;
         check_user(conn, &input, Some(id))?;
         // Lock the admins' rows first, so two admins demoting each other at once cannot
-        // leave the instance without one.
-        diesel::update(users::table.filter(users::role.eq("admin"))).set(users::id.eq(users::id)).execute(conn)?;
+        // leave the instance without one (SQLite's IMMEDIATE transaction is already alone).
+        if let DbConn::Postgres(pg) = conn {
+            users::table.filter(users::role.eq("admin")).select(users::id).for_update().load::<i64>(pg)?;
+        }
         let new_role = input.role.unwrap_or(current.role());
         let new_active = input.active.unwrap_or(current.active);
         if current.role() == Role::Admin

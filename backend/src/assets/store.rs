@@ -10,15 +10,15 @@ pub fn asset(conn: &mut DbConn, id: i64) -> QueryResult<Option<Asset>> {
     assets::table.find(id).select(Asset::as_select()).first(conn).optional()
 }
 
-/// Loads an asset for update: a no-op write takes the row lock on PostgreSQL (SQLite's
-/// IMMEDIATE transaction already holds the database write lock), so a heartbeat and the
-/// offline job for one asset serialise.
+/// Loads an asset for update, so a heartbeat and the offline job for one asset serialise:
+/// `FOR UPDATE` on PostgreSQL; SQLite's IMMEDIATE transaction already holds the write lock.
+/// (A no-op `UPDATE … SET id = id` would run the foreign-key checks of every table that
+/// references assets on SQLite.)
 pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<Option<Asset>> {
-    let n = diesel::update(assets::table.find(id)).set(assets::id.eq(assets::id)).execute(conn)?;
-    if n == 0 {
-        return Ok(None);
+    match conn {
+        DbConn::Postgres(pg) => assets::table.find(id).select(Asset::as_select()).for_update().first(pg).optional(),
+        DbConn::Sqlite(_) => asset(conn, id),
     }
-    asset(conn, id)
 }
 
 pub struct NewAsset<'a> {

@@ -690,8 +690,7 @@ pub fn update_thread(app: &App, who: &Principal, id: i64, input: ThreadInput) ->
     let mut conn = app.conn()?;
     let now = app.now();
     write_tx(&mut conn, |conn| {
-        diesel::update(dev_threads::table.find(id)).set(dev_threads::id.eq(dev_threads::id)).execute(conn)?;
-        let t = visible(conn, who, id)?;
+        let t = lock_thread(conn, who, id)?;
         let mut checks = Checks::new();
         if let Some(title) = &input.title {
             check_len(&mut checks, "title", title, 1, 200);
@@ -877,8 +876,12 @@ fn vote_in(conn: &mut DbConn, thread: i64, r: Recipient, now: NaiveDateTime) -> 
     Ok(true)
 }
 
+/// Holds the thread for the rest of the transaction (`FOR UPDATE` on PostgreSQL; SQLite's
+/// IMMEDIATE transaction already holds the write lock) and reads it.
 fn lock_thread(conn: &mut DbConn, who: &Principal, id: i64) -> ServiceResult<DevThread> {
-    diesel::update(dev_threads::table.find(id)).set(dev_threads::id.eq(dev_threads::id)).execute(conn)?;
+    if let DbConn::Postgres(pg) = conn {
+        dev_threads::table.find(id).select(dev_threads::id).for_update().load::<i64>(pg)?;
+    }
     visible(conn, who, id)
 }
 

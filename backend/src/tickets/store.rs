@@ -220,14 +220,15 @@ pub fn ticket(conn: &mut DbConn, id: i64) -> QueryResult<Option<Ticket>> {
     tickets::table.find(id).select(Ticket::as_select()).first(conn).optional()
 }
 
-/// Takes the ticket's row lock for the rest of the transaction (a no-op write; on SQLite the
-/// IMMEDIATE transaction already holds the database write lock), then reads it.
+/// Reads the ticket and holds it for the rest of the transaction: `FOR UPDATE` on PostgreSQL;
+/// on SQLite the IMMEDIATE transaction (`write_tx`) already holds the one write lock. (Not a
+/// no-op `UPDATE … SET id = id`: on SQLite that counts as changing the key every table that
+/// references tickets points at, and runs their foreign-key checks.)
 pub fn lock(conn: &mut DbConn, id: i64) -> QueryResult<Option<Ticket>> {
-    let n = diesel::update(tickets::table.find(id)).set(tickets::id.eq(tickets::id)).execute(conn)?;
-    if n == 0 {
-        return Ok(None);
+    match conn {
+        DbConn::Postgres(pg) => tickets::table.find(id).select(Ticket::as_select()).for_update().first(pg).optional(),
+        DbConn::Sqlite(_) => ticket(conn, id),
     }
-    ticket(conn, id)
 }
 
 pub fn tags(conn: &mut DbConn, id: i64) -> QueryResult<Vec<String>> {
