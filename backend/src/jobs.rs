@@ -2,8 +2,9 @@
 //! optional dedupe key (scheduling the same key again moves the job instead of adding one).
 //! Services queue jobs in the same transaction as the change that caused them. The worker
 //! claims due jobs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's IMMEDIATE
-//! write lock serialises claims), runs the kind's handler, and deletes the job on success or
-//! reschedules it with backoff (5 s, doubling, capped at 5 minutes). A crash mid-job leaves
+//! write lock serialises claims), runs the kind's handler (up to `PARALLEL` jobs at once),
+//! and deletes the job on success or reschedules it with backoff (5 s, doubling, capped at
+//! 5 minutes). A crash mid-job leaves
 //! the lease to expire, so the job runs again: handlers must be idempotent.
 //!
 //! The worker sleeps until the earliest due job (an indexed MIN over `run_at`), or until a
@@ -218,17 +219,39 @@ pub fn run_due(app: &App, registry: &Registry, batch: i64) -> Result<usize, Serv
     let claimed = claim(&mut conn, app.now(), batch)?;
     drop(conn);
     let n = claimed.len();
-    for job in claimed {
-        let result = match registry.handlers.get(&job.kind) {
-            Some(handler) => match serde_json::from_str::<serde_json::Value>(&job.payload) {
-                Ok(payload) => handler(app, &payload),
-                Err(e) => Err(JobError::Fatal(format!("bad payload: {e}"))),
-            },
-            None => Err(JobError::Fatal(format!("no handler for job kind {:?}", job.kind))),
-        };
-        finish(app, &job, result)?;
+    // The claimed jobs run on up to PARALLEL threads: most of a job's time is waiting (an
+    // SMTP server's answers, the database), so one slow job does not hold up the rest. Jobs
+    // that touch the same rows serialise on their locks, as they do across processes.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed: std::sync::Mutex<Option<ServiceError>> = std::sync::Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..PARALLEL.min(n) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(job) = claimed.get(i) else { break };
+                if let Err(e) = finish(app, job, run_one(app, registry, job)) {
+                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into());
+                }
+            });
+        }
+    });
+    match failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(n),
     }
-    Ok(n)
+}
+
+/// How many claimed jobs run at once (also the SMTP connection pool's size).
+pub const PARALLEL: usize = 6;
+
+fn run_one(app: &App, registry: &Registry, job: &ClaimedJob) -> Result<(), JobError> {
+    match registry.handlers.get(&job.kind) {
+        Some(handler) => match serde_json::from_str::<serde_json::Value>(&job.payload) {
+            Ok(payload) => handler(app, &payload),
+            Err(e) => Err(JobError::Fatal(format!("bad payload: {e}"))),
+        },
+        None => Err(JobError::Fatal(format!("no handler for job kind {:?}", job.kind))),
+    }
 }
 
 /// The worker loop: runs due jobs, then sleeps until the next one is due or a commit wakes it.

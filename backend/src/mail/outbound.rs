@@ -372,7 +372,9 @@ fn transport(app: &App) -> Result<&'static Sender, JobError> {
         // replaced; idle ones close after a minute.
         Some(url) => lettre::SmtpTransport::from_url(url)
             .map(|b| {
-                let pool = PoolConfig::new().max_size(4).idle_timeout(std::time::Duration::from_secs(60));
+                let pool = PoolConfig::new()
+                    .max_size(crate::jobs::PARALLEL as u32)
+                    .idle_timeout(std::time::Duration::from_secs(60));
                 Sender::Smtp(Box::new(b.timeout(Some(std::time::Duration::from_secs(20))).pool_config(pool).build()))
             })
             .map_err(|e| format!("WRENCH_SMTP_URL: {e}")),
