@@ -120,6 +120,8 @@ fn notice(key: &str) -> Option<&'static str> {
         "commented" => "Comment added.",
         "moved" => "The ticket now points to this thread.",
         "released" => "Marked released: subscribers and linked tickets are being told.",
+        "mail-released" => "The held message was filed as it would have been.",
+        "mail-discarded" => "The held message was discarded.",
         _ => return None,
     })
 }

@@ -434,6 +434,91 @@ Content-Type: multipart/mixed; boundary=\"M\"\r\n\r\n--M\r\nContent-Type: multip
     assert!(html.contains("/mail/attachments/") && !html.contains("script"), "{html}");
 });
 
+both!(the_original_message_and_its_files_show_on_the_ticket_page_and_the_eml_is_staff_only, |b: Backend| {
+    use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD};
+    use crate::web::{location, Web};
+    let s = start(b, &[]);
+    let w = World::new(&s);
+    let acme = w.company("Acme", &["acme.example"]);
+    let globex = w.company("Globex", &["globex.example"]);
+    let (_, pat) = w.contact(&acme, "Pat Acme", "pat@acme.example");
+    let (_, gina) = w.contact(&globex, "Gina Globex", "gina@globex.example");
+    let (_, tech) = w.staff("Terry Tech", "terry@msp.test", "TECHNICIAN");
+    let raw = "From: pat@acme.example\r\nTo: support@msp.test\r\nSubject: Invoice question\r\nMessage-ID: <orig1@acme.example>\r\n\
+X-Internal-Route: hop-7\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n\r\n--M\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nThe total looks wrong.\r\n--M\r\n\
+Content-Type: application/pdf; name=\"invoice 42.pdf\"\r\nContent-Disposition: attachment; filename=\"invoice 42.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n";
+    let (n, _) = accepted(&s, raw);
+
+    // Staff get the message byte for byte, as a download.
+    let d = s.gql(
+        Some(&tech),
+        "query($n:Int!){ ticketMail(number:$n){ id direction messageId rawUrl } }",
+        json!({ "n": n }),
+    );
+    let mail = d["ticketMail"].as_array().unwrap().clone();
+    let received = mail.iter().find(|m| m["direction"] == "in").unwrap_or_else(|| panic!("{d}"));
+    let url = received["rawUrl"].as_str().unwrap_or_else(|| panic!("no rawUrl: {d}")).to_string();
+    assert!(mail.iter().filter(|m| m["direction"] == "out").all(|m| m["rawUrl"].is_null()), "{d}");
+    let r = s.request("GET", &url, &[("Authorization", &format!("Bearer {tech}"))], None).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, raw.as_bytes(), "the original, unchanged");
+    assert_eq!(r.header("Content-Type"), Some("message/rfc822"));
+    assert!(r.header("Content-Disposition").unwrap().starts_with("attachment; filename=\"message-"), "a download");
+    // Never for customers, their own ticket included; not for strangers; no probing ids.
+    for who in [&pat, &gina] {
+        let r = s.request("GET", &url, &[("Authorization", &format!("Bearer {who}"))], None).unwrap();
+        assert_eq!(r.status, 404, "a contact must not get the raw message");
+    }
+    assert_eq!(s.get(&url).unwrap().status, 401);
+    let r = s.request("GET", "/mail/messages/999999/raw", &[("Authorization", &format!("Bearer {tech}"))], None);
+    assert_eq!(r.unwrap().status, 404);
+
+    // Held mail (on no ticket until released): its original is for admins only.
+    let spoof = msg("terry@msp.test", "support@msp.test", &format!("Re: [#{n}] Invoice question"), "held1@msp.test", "", "Refund them twice.");
+    let (st, v) = post(&s, &spoof, None);
+    assert_eq!((st, v["status"].as_str()), (202, Some("quarantined")), "{v}");
+    let q = s.gql(Some(&w.admin), "{ mailQuarantine(first: 5){ edges { node { id rawUrl } } } }", json!({}));
+    let held = q["mailQuarantine"]["edges"][0]["node"].clone();
+    let held_url = held["rawUrl"].as_str().unwrap_or_else(|| panic!("{q}")).to_string();
+    let r = s.request("GET", &held_url, &[("Authorization", &format!("Bearer {}", w.admin))], None);
+    assert_eq!(r.unwrap().status, 200);
+    let r = s.request("GET", &held_url, &[("Authorization", &format!("Bearer {tech}"))], None).unwrap();
+    assert_eq!(r.status, 404, "a technician does not read the quarantine");
+
+    // The staff ticket page: the file beside its reply, the .eml link, the mail list.
+    let mut staff = Web::new(&s);
+    staff.sign_in("terry@msp.test", "staff password 1");
+    let page = staff.get(&format!("/tickets/{n}"));
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(html.contains("invoice 42.pdf") && html.contains("/mail/attachments/"), "the attachment is listed");
+    assert!(html.contains(&url), "the original message is linked");
+    assert!(html.contains("id=\"mail-h\""), "the mail list is shown");
+    // The portal page lists the file for Pat but never the original.
+    let mut portal = Web::new(&s);
+    portal.sign_in("pat@acme.example", "portal password 1");
+    let html = portal.get(&format!("/tickets/{n}")).text();
+    assert!(html.contains("invoice 42.pdf"), "Pat sees the attachment");
+    assert!(!html.contains("/mail/messages/") && !html.contains("X-Internal-Route"), "no original for Pat");
+
+    // The admin's quarantine page: the held message, its original, release with CSRF only.
+    assert_eq!(staff.get("/admin/mail").status, 403, "technicians are refused");
+    let mut admin = Web::new(&s);
+    admin.sign_in(ADMIN_EMAIL, ADMIN_PASSWORD);
+    let html = admin.get("/admin/mail").text();
+    assert!(html.contains("terry@msp.test") && html.contains(&held_url), "{html}");
+    let id = held["id"].as_str().unwrap();
+    let release = format!("/admin/mail/{id}/release");
+    assert_eq!(admin.post_raw(&release, &[]).status, 403, "no CSRF token");
+    let r = admin.post(&release, &[]);
+    assert_eq!((r.status, location(&r)), (303, format!("/tickets/{n}?done=mail-released")));
+    assert!(thread(&s, &w.admin, n).iter().any(|e| e["body"] == "Refund them twice."), "filed on the ticket");
+    assert!(admin.get("/admin/mail").text().contains("Nothing is waiting."));
+    assert_eq!(admin.post(&release, &[]).status, 409, "released once");
+});
+
 fn mailgate(s_port: u16, raw: &[u8], token: &str) -> i32 {
     let mut child = Command::new(wrench_bin())
         .args(["mailgate", "--url", &format!("http://127.0.0.1:{s_port}"), "--recipient", "support@msp.test"])

@@ -1,5 +1,6 @@
 //! HTTP surface of the gateway: `POST /mail/inbound[?to=RECIPIENT]` (one raw message, bearer
-//! `WRENCH_MAIL_TOKEN`) and `GET /mail/attachments/{id}` (for whoever may see the ticket).
+//! `WRENCH_MAIL_TOKEN`), `GET /mail/attachments/{id}` (for whoever may see the ticket) and
+//! `GET /mail/messages/{id}/raw` (a received message as it arrived, an `.eml`, for staff).
 //! The answer to the MTA is sent only after the message's transaction committed.
 
 use super::service::{self, IngestError};
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 /// Routes of the gateway (registered in `server.rs`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/mail/inbound", web::post().to(inbound)).route("/mail/attachments/{id}", web::get().to(attachment));
+    cfg.route("/mail/inbound", web::post().to(inbound))
+        .route("/mail/attachments/{id}", web::get().to(attachment))
+        .route("/mail/messages/{id}/raw", web::get().to(raw_message));
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -125,17 +128,23 @@ async fn principal(app: &Arc<App>, req: &HttpRequest) -> Result<Principal, Servi
     })
 }
 
+/// The signed-in caller, or the 401 answer for an anonymous one.
+async fn signed_in(app: &Arc<App>, req: &HttpRequest) -> Result<Principal, HttpResponse> {
+    match principal(app, req).await {
+        Ok(Principal::Anonymous) => Err(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"wrench\""))
+            .body("sign in first\n")),
+        Ok(w) => Ok(w),
+        Err(_) => Err(HttpResponse::Unauthorized().finish()),
+    }
+}
+
 async fn attachment(app: web::Data<Arc<App>>, req: HttpRequest, path: web::Path<i64>) -> HttpResponse {
     let app = app.get_ref().clone();
-    let who = match principal(&app, &req).await {
+    let who = match signed_in(&app, &req).await {
         Ok(w) => w,
-        Err(_) => return HttpResponse::Unauthorized().finish(),
+        Err(answer) => return answer,
     };
-    if matches!(who, Principal::Anonymous) {
-        return HttpResponse::Unauthorized()
-            .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"wrench\""))
-            .body("sign in first\n");
-    }
     let id = path.into_inner();
     let r = tokio::task::spawn_blocking(move || service::download(&app, &who, id)).await;
     match r {
@@ -157,6 +166,28 @@ async fn attachment(app: web::Data<Arc<App>>, req: HttpRequest, path: web::Path<
         }
         Ok(Err(ServiceError::NotFound(_))) | Ok(Err(ServiceError::Forbidden)) => {
             HttpResponse::NotFound().body("no such attachment\n")
+        }
+        Ok(Err(e)) => HttpResponse::InternalServerError().body(format!("{e}\n")),
+        Err(_) => HttpResponse::InternalServerError().finish(),
+    }
+}
+
+async fn raw_message(app: web::Data<Arc<App>>, req: HttpRequest, path: web::Path<i64>) -> HttpResponse {
+    let app = app.get_ref().clone();
+    let who = match signed_in(&app, &req).await {
+        Ok(w) => w,
+        Err(answer) => return answer,
+    };
+    let id = path.into_inner();
+    match tokio::task::spawn_blocking(move || service::raw_message(&app, &who, id)).await {
+        // Served as a download, never rendered: the original may hold any HTML or script.
+        Ok(Ok((m, raw))) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "message/rfc822"))
+            .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"message-{}.eml\"", m.id)))
+            .insert_header((header::CACHE_CONTROL, "private, no-store"))
+            .body(raw),
+        Ok(Err(ServiceError::NotFound(_))) | Ok(Err(ServiceError::Forbidden)) => {
+            HttpResponse::NotFound().body("no such message\n")
         }
         Ok(Err(e)) => HttpResponse::InternalServerError().body(format!("{e}\n")),
         Err(_) => HttpResponse::InternalServerError().finish(),

@@ -860,6 +860,29 @@ pub fn download(app: &App, who: &Principal, id: i64) -> ServiceResult<(store::Ma
     Ok((a, bytes))
 }
 
+/// A received message exactly as it arrived (an `.eml`), for staff who may see its ticket;
+/// mail on no ticket (the quarantine list) is for admins. Contacts never get it: the
+/// original carries headers and parts (notes' attachments, other recipients) the portal
+/// does not show. Anything else is "not found", so ids cannot be probed.
+pub fn raw_message(app: &App, who: &Principal, id: i64) -> ServiceResult<(store::MailMessage, Vec<u8>)> {
+    who.require_signed_in()?;
+    let not_found = || ServiceError::NotFound("message");
+    if !who.is_staff() {
+        return Err(not_found());
+    }
+    let mut conn = app.conn()?;
+    let m = store::message(&mut conn, id)?.ok_or_else(not_found)?;
+    let allowed = who.require_admin().is_ok()
+        || m.ticket_id.is_some_and(|t| tickets_svc::visible(&mut conn, who, t).is_ok());
+    drop(conn);
+    if !allowed {
+        return Err(not_found());
+    }
+    let sha = m.raw_sha256.clone().ok_or_else(not_found)?;
+    let raw = store::get_blob(&app.config.data_dir, &sha).map_err(|e| io_err("reading the original message", e))?;
+    Ok((m, raw))
+}
+
 /// Every mail message of a ticket, sent and received, oldest first (staff).
 pub fn ticket_mail(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec<store::MailMessage>> {
     who.require_staff()?;

@@ -1,8 +1,10 @@
 //! Admin pages: staff users and roles, queues and their members, API tokens (shown once
 //! when created; revocable), two-factor sign-in policy, and the audit log. Companies are
-//! managed on the staff pages (`/companies`). Every call goes through the admin-checked
+//! managed on the staff pages (`/companies`); the mail quarantine and address routes are
+//! under `/admin/mail`. Every call goes through the admin-checked
 //! services, so a technician who guesses these URLs is refused there as well as here.
 
+pub mod mail;
 pub mod queues;
 pub mod tokens;
 pub mod users;
@@ -32,7 +34,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/queues/{id}", web::post().to(queues::update))
         .route("/admin/tokens", web::get().to(tokens::list))
         .route("/admin/tokens/new", web::post().to(tokens::create))
-        .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke));
+        .route("/admin/tokens/{id}/revoke", web::post().to(tokens::revoke))
+        .route("/admin/mail", web::get().to(mail::list))
+        .route("/admin/mail/routes", web::post().to(mail::set_route))
+        .route("/admin/mail/{id}/release", web::post().to(mail::release))
+        .route("/admin/mail/{id}/discard", web::post().to(mail::discard));
 }
 
 #[derive(Template)]

@@ -17,6 +17,8 @@ use wrench_backend::app::App;
 use wrench_backend::development::model::{DevThread, Product};
 use wrench_backend::development::service as dev;
 use wrench_backend::error::{FieldError, ServiceError};
+use wrench_backend::mail::service as mail;
+use wrench_backend::mail::store::{MailAttachment, MailMessage};
 use wrench_backend::paging::PageRequest;
 use wrench_backend::tickets::model::{LinkKind, Priority, Status, Ticket};
 use wrench_backend::tickets::service::{self as tickets, EntryView, EventView, ReplyInput, TicketUpdate, TimeInput};
@@ -84,6 +86,44 @@ pub struct EntryRow {
     /// The sanitised HTML copy made when the message was stored (mail), if any.
     pub body_html: Option<String>,
     pub created_at: NaiveDateTime,
+    /// Files that came with the mail this entry was filed from (those the viewer may see).
+    pub files: Vec<FileLink>,
+    /// Staff: where the mail this entry was filed from downloads as it arrived (`.eml`).
+    pub original: Option<String>,
+}
+
+/// A downloadable attachment beside its entry.
+pub struct FileLink {
+    pub url: String,
+    pub filename: String,
+    pub size: String,
+}
+
+/// "1.2 MB", "14 KB", "512 bytes".
+fn size_label(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// Puts each attachment and original message beside the entry it was filed as.
+fn with_mail(rows: &mut [EntryRow], files: Vec<MailAttachment>, mail: &[MailMessage]) {
+    for a in files {
+        if let Some(row) = rows.iter_mut().find(|r| Some(r.id) == a.entry_id) {
+            row.files.push(FileLink {
+                url: format!("/mail/attachments/{}", a.id),
+                size: size_label(a.size),
+                filename: if a.filename.trim().is_empty() { "(unnamed file)".into() } else { a.filename },
+            });
+        }
+    }
+    for m in mail.iter().filter(|m| m.direction == "in" && m.raw_sha256.is_some()) {
+        if let Some(row) = rows.iter_mut().find(|r| Some(r.id) == m.entry_id) {
+            row.original = Some(format!("/mail/messages/{}/raw", m.id));
+        }
+    }
 }
 
 impl EntryRow {
@@ -96,6 +136,8 @@ impl EntryRow {
             body_html: e.entry.body_html.filter(|h| !h.trim().is_empty()),
             body: e.entry.body,
             created_at: e.entry.created_at,
+            files: Vec::new(),
+            original: None,
         }
     }
 }
@@ -263,6 +305,38 @@ struct StaffPage {
     errors: Errors,
     k: Kept,
     sla: Vec<crate::sla::ClockRow>,
+    mail: Vec<MailRow>,
+}
+
+/// A message Wrench received or sent about the ticket, for the staff page's mail list.
+pub struct MailRow {
+    pub incoming: bool,
+    pub kind: String,
+    pub status: String,
+    pub reason: String,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub entry: Option<i64>,
+    pub original: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+impl MailRow {
+    fn of(m: &MailMessage) -> MailRow {
+        MailRow {
+            incoming: m.direction == "in",
+            kind: m.kind.replace('_', " "),
+            status: m.status.clone(),
+            reason: m.reason.clone(),
+            from: m.from_addr.clone(),
+            to: m.to_addr.clone(),
+            subject: m.subject.clone(),
+            entry: m.entry_id,
+            original: m.raw_sha256.as_ref().map(|_| format!("/mail/messages/{}/raw", m.id)),
+            created_at: m.created_at,
+        }
+    }
 }
 
 /// A Development thread the ticket is linked to.
@@ -306,6 +380,8 @@ struct StaffData {
     dev_threads: Vec<DevThread>,
     products: Vec<Product>,
     sla: Vec<crate::sla::ClockRow>,
+    files: Vec<MailAttachment>,
+    mail: Vec<MailMessage>,
 }
 
 fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64) -> Result<StaffData, ServiceError> {
@@ -357,7 +433,24 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
     let dev_threads = dev::threads_of_ticket(app, who, n)?;
     let products = dev::list_products(app, who)?;
     let sla = crate::sla::clock_rows(app, who, n)?;
-    Ok(StaffData { ticket, related, thread, events, time, links, watchers, users, queues, dev_threads, products, sla })
+    let files = mail::attachments(app, who, n)?;
+    let mail = mail::ticket_mail(app, who, n)?;
+    Ok(StaffData {
+        ticket,
+        related,
+        thread,
+        events,
+        time,
+        links,
+        watchers,
+        users,
+        queues,
+        dev_threads,
+        products,
+        sla,
+        files,
+        mail,
+    })
 }
 
 async fn staff_page(
@@ -375,11 +468,13 @@ async fn staff_page(
     let mut statuses = vec![d.ticket.status()];
     statuses.extend(d.ticket.status().next_states());
     let time_total = d.time.iter().map(|t: &TimeRow| t.minutes).sum();
+    let mut thread: Vec<EntryRow> = d.thread.into_iter().map(EntryRow::of).collect();
+    with_mail(&mut thread, d.files, &d.mail);
     Ok(StaffPage {
         c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets")
             .with_notice(&FormData::from_query(req)),
         t: head,
-        thread: d.thread.into_iter().map(EntryRow::of).collect(),
+        thread,
         // Replies and notes are the conversation itself; the history lists the other changes.
         events: d
             .events
@@ -404,6 +499,7 @@ async fn staff_page(
         errors,
         k,
         sla: d.sla,
+        mail: d.mail.iter().map(MailRow::of).collect(),
     })
 }
 
@@ -416,19 +512,22 @@ async fn portal_page(
 ) -> Result<PortalPage, WebError> {
     let app = app_of(req)?;
     let who = v.who.clone();
-    let (ticket, related, thread, dev_threads) = run(&app, move |app| {
+    let (ticket, related, thread, dev_threads, files) = run(&app, move |app| {
         let (t, r) = tickets::get_with_related(app, &who, n)?;
         let thread = tickets::thread(app, &who, n)?;
         let dev_threads = dev::threads_of_ticket(app, &who, n)?;
-        Ok((t, r, thread, dev_threads))
+        let files = mail::attachments(app, &who, n)?;
+        Ok((t, r, thread, dev_threads, files))
     })
     .await?;
     let head = Head::of(&ticket, &related);
+    let mut thread: Vec<EntryRow> = thread.into_iter().map(EntryRow::of).collect();
+    with_mail(&mut thread, files, &[]);
     Ok(PortalPage {
         c: Chrome::new(v, format!("#{} {}", head.number, head.subject), "tickets")
             .with_notice(&FormData::from_query(req)),
         t: head,
-        thread: thread.into_iter().map(EntryRow::of).collect(),
+        thread,
         dev_threads: DevLink::all(dev_threads),
         reply_body: if errors.form == "reply" { f.get("body").to_string() } else { String::new() },
         errors,
