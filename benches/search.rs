@@ -314,8 +314,7 @@ fn in_process(g: &Generation, text: &str, resolved: &Resolved) -> Vec<u64> {
         .map(|_| {
             let t = Instant::now();
             let parsed = query::parse(text, 0).expect("parse");
-            let mut b =
-                Builder { fields: &g.fields, analyzer: analyzer.clone(), resolved, fuzzy: text == "scannr" };
+            let mut b = Builder { fields: &g.fields, analyzer: analyzer.clone(), resolved, fuzzy: text == "scannr" };
             let q = b.build(&parsed).expect("query");
             let _ = searcher
                 .search(

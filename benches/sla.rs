@@ -169,8 +169,7 @@ fn bench_backend(b: Backend) -> Value {
     // Each moved clock stays what the policy computes (started 24 hours before, its warning at
     // 75 % already sent), so firing it is firing, not re-measuring a clock whose stored target
     // or deadlines disagree with its policy (which rightly takes the per-ticket path).
-    let fire_at: NaiveDateTime =
-        (Utc::now() + Span::seconds(40)).naive_utc().with_nanosecond(0).expect("whole second");
+    let fire_at: NaiveDateTime = (Utc::now() + Span::seconds(40)).naive_utc().with_nanosecond(0).expect("whole second");
     let fire_ids: Vec<i64> = (0..FIRE).map(|i| first_id + i * (n / FIRE).max(1)).take(n.min(FIRE) as usize).collect();
     for chunk in fire_ids.chunks(500) {
         let chunk = chunk.to_vec();

@@ -476,7 +476,14 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n";
     assert_eq!(r.unwrap().status, 404);
 
     // Held mail (on no ticket until released): its original is for admins only.
-    let spoof = msg("terry@msp.test", "support@msp.test", &format!("Re: [#{n}] Invoice question"), "held1@msp.test", "", "Refund them twice.");
+    let spoof = msg(
+        "terry@msp.test",
+        "support@msp.test",
+        &format!("Re: [#{n}] Invoice question"),
+        "held1@msp.test",
+        "",
+        "Refund them twice.",
+    );
     let (st, v) = post(&s, &spoof, None);
     assert_eq!((st, v["status"].as_str()), (202, Some("quarantined")), "{v}");
     let q = s.gql(Some(&w.admin), "{ mailQuarantine(first: 5){ edges { node { id rawUrl } } } }", json!({}));

@@ -872,8 +872,8 @@ pub fn raw_message(app: &App, who: &Principal, id: i64) -> ServiceResult<(store:
     }
     let mut conn = app.conn()?;
     let m = store::message(&mut conn, id)?.ok_or_else(not_found)?;
-    let allowed = who.require_admin().is_ok()
-        || m.ticket_id.is_some_and(|t| tickets_svc::visible(&mut conn, who, t).is_ok());
+    let allowed =
+        who.require_admin().is_ok() || m.ticket_id.is_some_and(|t| tickets_svc::visible(&mut conn, who, t).is_ok());
     drop(conn);
     if !allowed {
         return Err(not_found());

@@ -92,12 +92,13 @@ pub async fn set_route(req: HttpRequest, Admin(v): Admin, Form(f): Form) -> Resu
     let app = app_of(&req)?;
     let who = v.who.clone();
     let address = f.get("address").to_string();
-    let queue = match f.get("queueId") {
-        "none" => None,
-        q => Some(q.parse::<i64>().map_err(|_| {
-            WebError::from(ServiceError::Invalid(vec![FieldError::new("queueId", "choose a queue")]))
-        })?),
-    };
+    let queue =
+        match f.get("queueId") {
+            "none" => None,
+            q => Some(q.parse::<i64>().map_err(|_| {
+                WebError::from(ServiceError::Invalid(vec![FieldError::new("queueId", "choose a queue")]))
+            })?),
+        };
     run(&app, move |app| mail::set_route(app, &who, &address, queue)).await?;
     Ok(see_other("/admin/mail?done=saved"))
 }
