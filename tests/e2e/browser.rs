@@ -13,7 +13,7 @@
 //! Runs on SQLite only: it tests the browser surface, which is the same on both databases
 //! (the HTTP-level stories in `web.rs` run on both).
 
-use crate::support::{free_port, server, temp_dir, Backend, World};
+use crate::support::{free_port, server, temp_dir, Backend, World, ADMIN_EMAIL, ADMIN_PASSWORD};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -289,12 +289,33 @@ fn browser_axe_finds_no_serious_accessibility_violations_on_the_main_pages() {
         eprintln!("SKIPPED: axe-core is not installed (npm install --prefix target/npm axe-core)");
         return;
     };
-    let s = server(Backend::Sqlite).start();
+    let s = server(Backend::Sqlite)
+        .env("WRENCH_MAIL_TOKEN", "axe-mail-token")
+        .env("WRENCH_MAIL_FROM", "support@msp.test")
+        .start();
     let w = World::new(&s);
     let acme = w.company("Acme Ltd", &["acme.example"]);
     let (_, pat) = w.contact(&acme, "Pat Customer", "pat@acme.example");
     w.staff("Terry Tech", "terry@msp.test", "TECHNICIAN");
     let n = w.ticket(&pat, "Printer offline", "The printer on floor 2 is offline.");
+    // A ticket opened by mail with an attachment (its page lists the file, the original and
+    // the mail sent), and a held message for the admin's quarantine page.
+    let mail = |raw: &str| {
+        let r = s.request(
+            "POST",
+            "/mail/inbound?to=support%40msp.test",
+            &[("Authorization", "Bearer axe-mail-token"), ("Content-Type", "message/rfc822")],
+            Some(raw.as_bytes()),
+        );
+        r.expect("POST /mail/inbound").json()
+    };
+    let by_mail = mail("From: Pat Customer <pat@acme.example>\r\nTo: support@msp.test\r\nSubject: Scanner jams\r\n\
+Message-ID: <axe1@acme.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"M\"\r\n\r\n--M\r\n\
+Content-Type: text/plain\r\n\r\nThe scanner jams on every page.\r\n--M\r\nContent-Type: application/pdf; name=\"log.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"log.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n");
+    let m = by_mail["ticket"].as_i64().unwrap_or_else(|| panic!("{by_mail}"));
+    let held = mail("From: ceo@msp.test\r\nTo: support@msp.test\r\nSubject: Urgent\r\nMessage-ID: <axe2@msp.test>\r\n\r\nPay this.\r\n");
+    assert_eq!(held["status"], "quarantined", "{held}");
     s.mutate(&w.admin, "addReply", "mutation($n:Int!){ addReply(input:{number:$n, body:\"Looking into it.\"}){ entry { id } errors { field message } } }", json!({ "n": n }));
     s.mutate(&w.admin, "addInternalNote", "mutation($n:Int!){ addInternalNote(input:{number:$n, body:\"Check the toner.\"}){ entry { id } errors { field message } } }", json!({ "n": n }));
     let base = s.base();
@@ -331,6 +352,14 @@ fn browser_axe_finds_no_serious_accessibility_violations_on_the_main_pages() {
     check("ticket list");
     b.goto(&format!("{base}/tickets/{n}"));
     check("ticket page");
+    b.goto(&format!("{base}/tickets/{m}"));
+    assert!(b.source().contains("log.pdf") && b.source().contains("id=\"mail-h\""), "files and mail are listed");
+    check("ticket page with mail");
+    b.sign_out();
+    b.sign_in(&base, ADMIN_EMAIL, ADMIN_PASSWORD);
+    b.goto(&format!("{base}/admin/mail"));
+    assert!(b.source().contains("ceo@msp.test"), "the held message is listed");
+    check("admin mail");
     b.sign_out();
     b.sign_in(&base, "pat@acme.example", "portal password 1");
     b.goto(&format!("{base}/tickets/{n}"));
