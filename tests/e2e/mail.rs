@@ -460,7 +460,6 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n";
     let mail = d["ticketMail"].as_array().unwrap().clone();
     let received = mail.iter().find(|m| m["direction"] == "in").unwrap_or_else(|| panic!("{d}"));
     let url = received["rawUrl"].as_str().unwrap_or_else(|| panic!("no rawUrl: {d}")).to_string();
-    assert!(mail.iter().filter(|m| m["direction"] == "out").all(|m| m["rawUrl"].is_null()), "{d}");
     let r = s.request("GET", &url, &[("Authorization", &format!("Bearer {tech}"))], None).unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.body, raw.as_bytes(), "the original, unchanged");
@@ -474,6 +473,17 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--M--\r\n";
     assert_eq!(s.get(&url).unwrap().status, 401);
     let r = s.request("GET", "/mail/messages/999999/raw", &[("Authorization", &format!("Bearer {tech}"))], None);
     assert_eq!(r.unwrap().status, 404);
+    // What Wrench sent (the acknowledgement) is kept too, byte for byte what went out.
+    let sent_url = wait_for("the acknowledgement sent and kept", 20, || {
+        let d = s.gql(Some(&tech), "query($n:Int!){ ticketMail(number:$n){ direction rawUrl } }", json!({ "n": n }));
+        d["ticketMail"].as_array()?.iter().find(|m| m["direction"] == "out")?["rawUrl"].as_str().map(str::to_string)
+    });
+    let r = s.request("GET", &sent_url, &[("Authorization", &format!("Bearer {tech}"))], None).unwrap();
+    assert_eq!(r.status, 200);
+    let spooled = spool(&s).into_iter().find(|m| m.to().contains("pat@acme.example")).expect("the spooled ack");
+    assert_eq!(String::from_utf8_lossy(&r.body).replace("\r\n", "\n"), spooled.raw.replace("\r\n", "\n"));
+    let r = s.request("GET", &sent_url, &[("Authorization", &format!("Bearer {pat}"))], None).unwrap();
+    assert_eq!(r.status, 404, "not for contacts either");
 
     // Held mail (on no ticket until released): its original is for admins only.
     let spoof = msg(

@@ -58,8 +58,8 @@ impl MailMessageGql {
     fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at.map(utc)
     }
-    /// Where staff download the message exactly as it arrived (an `.eml`); none for mail
-    /// Wrench sent, or a received message that was not kept.
+    /// Where staff download the message exactly as it arrived or was sent (an `.eml`);
+    /// none while a message is still queued, or for one that was not kept.
     fn raw_url(&self) -> Option<String> {
         self.0.raw_sha256.as_ref().map(|_| format!("/mail/messages/{}/raw", self.0.id))
     }

@@ -1,6 +1,6 @@
 //! HTTP surface of the gateway: `POST /mail/inbound[?to=RECIPIENT]` (one raw message, bearer
 //! `WRENCH_MAIL_TOKEN`), `GET /mail/attachments/{id}` (for whoever may see the ticket) and
-//! `GET /mail/messages/{id}/raw` (a received message as it arrived, an `.eml`, for staff).
+//! `GET /mail/messages/{id}/raw` (a message as it arrived or was sent, an `.eml`, for staff).
 //! The answer to the MTA is sent only after the message's transaction committed.
 
 use super::service::{self, IngestError};

@@ -392,20 +392,31 @@ fn safe_name(message_id: &str) -> String {
 
 /// Job handler: sends one queued message. Idempotent for the spool (same file name);
 /// over SMTP a crash between sending and finishing the job repeats the same Message-ID.
+/// The bytes sent are kept in the blob store first, so staff can download exactly what
+/// went out (`mail_messages.raw_sha256`, as for received mail).
 pub fn send(app: &App, payload: &serde_json::Value) -> Result<(), JobError> {
     let message = build(app, payload)?;
     let message_id = payload.get("message_id").and_then(|v| v.as_str()).unwrap_or("");
+    let bytes = message.formatted();
+    let row = payload.get("row").and_then(|v| v.as_i64());
+    let kept = match row {
+        Some(_) => Some(
+            super::store::put_blob(&app.config.data_dir, &bytes)
+                .map_err(|e| JobError::Retry(format!("keeping a copy of the message: {e}")))?,
+        ),
+        None => None,
+    };
     match transport(app)? {
         Sender::Spool(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| JobError::Retry(format!("mail spool {}: {e}", dir.display())))?;
             let path = dir.join(format!("{}.eml", safe_name(message_id)));
             let tmp = dir.join(format!(".{}.tmp", safe_name(message_id)));
-            std::fs::write(&tmp, message.formatted())
+            std::fs::write(&tmp, &bytes)
                 .and_then(|_| std::fs::rename(&tmp, &path))
                 .map_err(|e| JobError::Retry(format!("writing {}: {e}", path.display())))?;
         }
         Sender::Smtp(smtp) => {
-            if let Err(e) = smtp.send(&message) {
+            if let Err(e) = smtp.send_raw(message.envelope(), &bytes) {
                 return Err(if e.is_permanent() {
                     JobError::Fatal(format!("the SMTP server refused the message: {e}"))
                 } else {
@@ -414,10 +425,14 @@ pub fn send(app: &App, payload: &serde_json::Value) -> Result<(), JobError> {
             }
         }
     }
-    if let Some(row) = payload.get("row").and_then(|v| v.as_i64()) {
+    if let Some(row) = row {
         if let Ok(mut conn) = app.conn() {
             let _ = diesel::update(mail_messages::table.find(row))
-                .set((mail_messages::status.eq("sent"), mail_messages::resolved_at.eq(app.now())))
+                .set((
+                    mail_messages::status.eq("sent"),
+                    mail_messages::resolved_at.eq(app.now()),
+                    mail_messages::raw_sha256.eq(kept),
+                ))
                 .execute(&mut conn);
         }
     }

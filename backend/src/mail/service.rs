@@ -860,7 +860,7 @@ pub fn download(app: &App, who: &Principal, id: i64) -> ServiceResult<(store::Ma
     Ok((a, bytes))
 }
 
-/// A received message exactly as it arrived (an `.eml`), for staff who may see its ticket;
+/// A message exactly as it arrived or was sent (an `.eml`), for staff who may see its ticket;
 /// mail on no ticket (the quarantine list) is for admins. Contacts never get it: the
 /// original carries headers and parts (notes' attachments, other recipients) the portal
 /// does not show. Anything else is "not found", so ids cannot be probed.
