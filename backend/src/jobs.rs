@@ -95,6 +95,8 @@ pub type JobHandler = Arc<dyn Fn(&App, &serde_json::Value) -> Result<(), JobErro
 #[derive(Default, Clone)]
 pub struct Registry {
     handlers: HashMap<String, JobHandler>,
+    /// Kinds whose claimed jobs run one after another, never beside each other.
+    serial: std::collections::HashSet<String>,
 }
 
 impl Registry {
@@ -103,6 +105,12 @@ impl Registry {
     }
     pub fn register(&mut self, kind: &str, handler: JobHandler) {
         self.handlers.insert(kind.to_string(), handler);
+    }
+    /// A kind whose handler already does a burst's work in batches (SLA deadlines): beside
+    /// each other, its jobs would compete for the same rows and wait on each other's locks.
+    pub fn register_serial(&mut self, kind: &str, handler: JobHandler) {
+        self.serial.insert(kind.to_string());
+        self.register(kind, handler);
     }
     pub fn kinds(&self) -> Vec<String> {
         self.handlers.keys().cloned().collect()
@@ -221,16 +229,25 @@ pub fn run_due(app: &App, registry: &Registry, batch: i64) -> Result<usize, Serv
     let n = claimed.len();
     // The claimed jobs run on up to PARALLEL threads: most of a job's time is waiting (an
     // SMTP server's answers, the database), so one slow job does not hold up the rest. Jobs
-    // that touch the same rows serialise on their locks, as they do across processes.
+    // that touch the same rows serialise on their locks, as they do across processes. The
+    // serial kinds' jobs form one unit of work, run in claim order.
+    let (serial, parallel): (Vec<&ClaimedJob>, Vec<&ClaimedJob>) =
+        claimed.iter().partition(|j| registry.serial.contains(&j.kind));
+    let mut units: Vec<Vec<&ClaimedJob>> = parallel.into_iter().map(|j| vec![j]).collect();
+    if !serial.is_empty() {
+        units.insert(0, serial);
+    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let failed: std::sync::Mutex<Option<ServiceError>> = std::sync::Mutex::new(None);
     std::thread::scope(|scope| {
-        for _ in 0..PARALLEL.min(n) {
+        for _ in 0..PARALLEL.min(units.len()) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(job) = claimed.get(i) else { break };
-                if let Err(e) = finish(app, job, run_one(app, registry, job)) {
-                    *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into());
+                let Some(unit) = units.get(i) else { break };
+                for job in unit {
+                    if let Err(e) = finish(app, job, run_one(app, registry, job)) {
+                        *failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.into());
+                    }
                 }
             });
         }

@@ -49,8 +49,8 @@ pub fn job_registry() -> Registry {
     r.register(crate::tickets::service::AUTO_CLOSE_JOB, Arc::new(crate::tickets::service::auto_close));
     r.register(crate::accounts::sessions::PRUNE_JOB, Arc::new(crate::accounts::sessions::prune));
     r.register(crate::development::service::RELEASE_FANOUT_JOB, Arc::new(crate::development::service::release_fanout));
-    r.register(crate::sla::service::DEADLINE_JOB, Arc::new(crate::sla::service::deadline_job));
-    r.register(crate::sla::service::REMEASURE_JOB, Arc::new(crate::sla::service::remeasure_job));
+    r.register_serial(crate::sla::service::DEADLINE_JOB, Arc::new(crate::sla::service::deadline_job));
+    r.register_serial(crate::sla::service::REMEASURE_JOB, Arc::new(crate::sla::service::remeasure_job));
     r.register(crate::mail::outbound::SEND_JOB, Arc::new(crate::mail::outbound::send));
     r.register(crate::assets::alerts::OFFLINE_JOB, Arc::new(crate::assets::alerts::offline_job));
     r
