@@ -126,6 +126,9 @@ fn queue_all(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTi
             "in_reply_to": in_reply_to.or_else(|| references.last().cloned()),
             "references": references,
             "automatic": mail.automatic,
+            // A copy of what was sent is kept for the ticket's staff. Mail about no ticket
+            // (a password reset link above all) is not kept: it is nobody's to read again.
+            "keep_copy": mail.ticket.is_some(),
         });
         prepared.push((Prepared { message_id, subject, payload }, mail));
     }
@@ -392,19 +395,20 @@ fn safe_name(message_id: &str) -> String {
 
 /// Job handler: sends one queued message. Idempotent for the spool (same file name);
 /// over SMTP a crash between sending and finishing the job repeats the same Message-ID.
-/// The bytes sent are kept in the blob store first, so staff can download exactly what
-/// went out (`mail_messages.raw_sha256`, as for received mail).
+/// The bytes of ticket mail are kept in the blob store first, so staff can download exactly
+/// what went out (`mail_messages.raw_sha256`, as for received mail).
 pub fn send(app: &App, payload: &serde_json::Value) -> Result<(), JobError> {
     let message = build(app, payload)?;
     let message_id = payload.get("message_id").and_then(|v| v.as_str()).unwrap_or("");
     let bytes = message.formatted();
     let row = payload.get("row").and_then(|v| v.as_i64());
-    let kept = match row {
-        Some(_) => Some(
-            super::store::put_blob(&app.config.data_dir, &bytes)
-                .map_err(|e| JobError::Retry(format!("keeping a copy of the message: {e}")))?,
-        ),
-        None => None,
+    let keep = payload.get("keep_copy").and_then(|v| v.as_bool()).unwrap_or(false);
+    let kept = if keep && row.is_some() {
+        let sha = super::store::put_blob(&app.config.data_dir, &bytes)
+            .map_err(|e| JobError::Retry(format!("keeping a copy of the message: {e}")))?;
+        Some(sha)
+    } else {
+        None
     };
     match transport(app)? {
         Sender::Spool(dir) => {
