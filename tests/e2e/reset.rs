@@ -175,7 +175,7 @@ both!(a_customer_resets_by_link_which_expires_and_voids_the_others, |b: Backend|
     let s = server(b).clock("2026-12-01T10:00:00Z").env("WRENCH_MAIL_FROM", "support@msp.test").start();
     let w = World::new(&s);
     let acme = w.company("Acme", &["acme.example"]);
-    w.contact(&acme, "Pat Acme", "pat@acme.example");
+    let (pat_id, _) = w.contact(&acme, "Pat Acme", "pat@acme.example");
     let (gone_id, _) = w.contact(&acme, "Gone Acme", "gone@acme.example");
     s.mutate(
         &w.admin,
@@ -227,4 +227,16 @@ both!(a_customer_resets_by_link_which_expires_and_voids_the_others, |b: Backend|
     assert!(refused["errors"][0]["message"].as_str().unwrap().contains("too many"), "{refused}");
     s.set_clock("2026-12-01T12:00:02Z");
     assert_eq!(request_reset(&s, "flood@acme.example")["accepted"], true);
+
+    // A link mailed to an address the account no longer has dies with the change.
+    request_reset(&s, "pat@acme.example");
+    let stale = reset_path(&wait_for_mail(&s, "pat@acme.example", 4));
+    let moved = s.mutate(
+        &w.admin,
+        "updateContact",
+        "mutation($i:ID!){ updateContact(id:$i, input:{email:\"pat.new@acme.example\"}){ contact { id } errors { field message } } }",
+        json!({ "i": pat_id }),
+    );
+    assert!(moved["errors"].as_array().is_some_and(|e| e.is_empty()), "{moved}");
+    assert_eq!(web.get(&stale).status, 404, "the link to the old address is void");
 });

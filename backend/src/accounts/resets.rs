@@ -148,10 +148,34 @@ fn open_link(conn: &mut DbConn, token: &str, now: NaiveDateTime) -> ServiceResul
         .optional()?;
     let account = match row {
         Some((id, Some(u), _)) => store::user(conn, u)?.filter(|u| u.active).map(|u| (id, Account::User(u))),
-        Some((id, _, Some(c))) => store::contact(conn, c)?.filter(|c| c.active).map(|c| (id, Account::Contact(c))),
+        Some((id, _, Some(c))) => store::contact(conn, c)?
+            .filter(|c| c.active && c.password_hash.is_some())
+            .map(|c| (id, Account::Contact(c))),
         _ => None,
     };
     account.ok_or(ServiceError::NotFound("reset link"))
+}
+
+/// Ends the open reset links of a user or a contact: when a link is used, and whenever the
+/// account's password or address changes or it is deactivated (a link mailed to the old
+/// address, or sent before staff removed a portal password, must not outlive that).
+pub(crate) fn void_links(
+    conn: &mut DbConn,
+    user: Option<i64>,
+    contact: Option<i64>,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let open =
+        password_resets::table.filter(password_resets::used_at.is_null()).filter(password_resets::expires_at.gt(now));
+    match (user, contact) {
+        (Some(u), _) => diesel::update(open.filter(password_resets::user_id.eq(u)))
+            .set(password_resets::expires_at.eq(now))
+            .execute(conn),
+        (None, Some(c)) => diesel::update(open.filter(password_resets::contact_id.eq(c)))
+            .set(password_resets::expires_at.eq(now))
+            .execute(conn),
+        (None, None) => Ok(0),
+    }
 }
 
 /// The account a reset link is for, while the link is good (anyone holding it may ask).
@@ -200,13 +224,7 @@ pub fn reset(app: &App, token: &str, password_text: &str) -> ServiceResult<Accou
                 .set(api_tokens::auth_version.eq(version))
                 .execute(conn)?;
                 diesel::delete(web_sessions::table.filter(web_sessions::user_id.eq(u.id))).execute(conn)?;
-                diesel::update(
-                    password_resets::table
-                        .filter(password_resets::user_id.eq(u.id))
-                        .filter(password_resets::used_at.is_null()),
-                )
-                .set(password_resets::expires_at.eq(now))
-                .execute(conn)?;
+                void_links(conn, Some(u.id), None, now)?;
                 audit::record(conn, &Principal::Anonymous, "user.password", "user", Some(u.id), "reset by mail", now)?;
                 changelog::record(conn, "user", u.id, now)?;
             }
@@ -219,13 +237,7 @@ pub fn reset(app: &App, token: &str, password_text: &str) -> ServiceResult<Accou
                     ))
                     .execute(conn)?;
                 diesel::delete(web_sessions::table.filter(web_sessions::contact_id.eq(c.id))).execute(conn)?;
-                diesel::update(
-                    password_resets::table
-                        .filter(password_resets::contact_id.eq(c.id))
-                        .filter(password_resets::used_at.is_null()),
-                )
-                .set(password_resets::expires_at.eq(now))
-                .execute(conn)?;
+                void_links(conn, None, Some(c.id), now)?;
                 audit::record(
                     conn,
                     &Principal::Anonymous,

@@ -573,11 +573,15 @@ pub fn update_contact(app: &App, who: &Principal, id: i64, input: ContactInput) 
         check_contact(conn, &input, Some(id))?;
         let deactivating = input.active == Some(false) && current.active;
         let bump = hash.is_some() || deactivating;
+        let new_email = input.email.as_deref().map(normalize_email).unwrap_or(current.email.clone());
+        if bump || new_email != current.email {
+            super::resets::void_links(conn, None, Some(id), now)?;
+        }
         diesel::update(contacts::table.find(id))
             .set((
                 contacts::company_id.eq(input.company_id.unwrap_or(current.company_id)),
                 contacts::name.eq(input.name.as_deref().map(str::trim).unwrap_or(&current.name)),
-                contacts::email.eq(input.email.as_deref().map(normalize_email).unwrap_or(current.email.clone())),
+                contacts::email.eq(&new_email),
                 contacts::phone.eq(input.phone.as_deref().map(str::trim).unwrap_or(&current.phone)),
                 contacts::active.eq(input.active.unwrap_or(current.active)),
                 contacts::timezone.eq(input.timezone.as_deref().unwrap_or(&current.timezone)),
@@ -796,9 +800,13 @@ pub fn update_user(app: &App, who: &Principal, id: i64, input: UserInput) -> Ser
             ));
         }
         let bump = hash.is_some() || (current.active && !new_active);
+        let new_email = input.email.as_deref().map(normalize_email).unwrap_or(current.email.clone());
+        if bump || new_email != current.email {
+            super::resets::void_links(conn, Some(id), None, now)?;
+        }
         diesel::update(users::table.find(id))
             .set((
-                users::email.eq(input.email.as_deref().map(normalize_email).unwrap_or(current.email.clone())),
+                users::email.eq(&new_email),
                 users::name.eq(input.name.as_deref().map(str::trim).unwrap_or(&current.name)),
                 users::role.eq(new_role.as_str()),
                 users::active.eq(new_active),
