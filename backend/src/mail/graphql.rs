@@ -61,7 +61,7 @@ impl MailMessageGql {
     /// Where staff download the message exactly as it arrived or was sent (an `.eml`);
     /// none while a message is still queued, or for one that was not kept.
     fn raw_url(&self) -> Option<String> {
-        self.0.raw_sha256.as_ref().map(|_| format!("/mail/messages/{}/raw", self.0.id))
+        self.0.raw_url()
     }
 }
 

@@ -832,17 +832,43 @@ pub fn routes(app: &App, who: &Principal) -> ServiceResult<Vec<(String, i64)>> {
 pub fn attachments(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec<store::MailAttachment>> {
     let mut conn = app.conn()?;
     let t = tickets_svc::visible(&mut conn, who, number)?;
-    let mut rows = store::attachments_of(&mut conn, t.id)?;
+    attachments_in(&mut conn, who, t.id)
+}
+
+fn attachments_in(conn: &mut DbConn, who: &Principal, ticket_id: i64) -> ServiceResult<Vec<store::MailAttachment>> {
+    let mut rows = store::attachments_of(conn, ticket_id)?;
     if !who.is_staff() {
         // Attachments of internal notes (mail filed as a note) are staff-only.
         let notes: Vec<i64> = ticket_entries::table
-            .filter(ticket_entries::ticket_id.eq(t.id))
+            .filter(ticket_entries::ticket_id.eq(ticket_id))
             .filter(ticket_entries::kind.eq("note"))
             .select(ticket_entries::id)
-            .load(&mut conn)?;
+            .load(conn)?;
         rows.retain(|a| a.entry_id.is_none_or(|e| !notes.contains(&e)));
     }
     Ok(rows)
+}
+
+fn mail_in(conn: &mut DbConn, ticket_id: i64) -> QueryResult<Vec<store::MailMessage>> {
+    mail_messages::table
+        .filter(mail_messages::ticket_id.eq(ticket_id))
+        .order(mail_messages::id)
+        .select(store::MailMessage::as_select())
+        .load(conn)
+}
+
+/// What a ticket page shows of its mail, with one visibility check: the attachments the
+/// caller may see, and (staff only; empty for contacts) every message received or sent.
+pub fn of_ticket(
+    app: &App,
+    who: &Principal,
+    number: i64,
+) -> ServiceResult<(Vec<store::MailAttachment>, Vec<store::MailMessage>)> {
+    let mut conn = app.conn()?;
+    let t = tickets_svc::visible(&mut conn, who, number)?;
+    let files = attachments_in(&mut conn, who, t.id)?;
+    let mail = if who.is_staff() { mail_in(&mut conn, t.id)? } else { Vec::new() };
+    Ok((files, mail))
 }
 
 /// One attachment's metadata and bytes, if the caller may see its ticket.
@@ -888,11 +914,7 @@ pub fn ticket_mail(app: &App, who: &Principal, number: i64) -> ServiceResult<Vec
     who.require_staff()?;
     let mut conn = app.conn()?;
     let t = tickets_svc::visible(&mut conn, who, number)?;
-    Ok(mail_messages::table
-        .filter(mail_messages::ticket_id.eq(t.id))
-        .order(mail_messages::id)
-        .select(store::MailMessage::as_select())
-        .load(&mut conn)?)
+    Ok(mail_in(&mut conn, t.id)?)
 }
 
 /// Is this address flagged undeliverable (a hard bounce)?

@@ -29,6 +29,13 @@ pub struct MailMessage {
     pub resolved_by: Option<i64>,
 }
 
+impl MailMessage {
+    /// Where staff download the message as it arrived or was sent (an `.eml`), if it was kept.
+    pub fn raw_url(&self) -> Option<String> {
+        self.raw_sha256.as_ref().map(|_| format!("/mail/messages/{}/raw", self.id))
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = mail_attachments)]
 pub struct MailAttachment {

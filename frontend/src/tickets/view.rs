@@ -119,9 +119,9 @@ fn with_mail(rows: &mut [EntryRow], files: Vec<MailAttachment>, mail: &[MailMess
             });
         }
     }
-    for m in mail.iter().filter(|m| m.direction == "in" && m.raw_sha256.is_some()) {
+    for m in mail.iter().filter(|m| m.direction == "in") {
         if let Some(row) = rows.iter_mut().find(|r| Some(r.id) == m.entry_id) {
-            row.original = Some(format!("/mail/messages/{}/raw", m.id));
+            row.original = m.raw_url();
         }
     }
 }
@@ -305,38 +305,8 @@ struct StaffPage {
     errors: Errors,
     k: Kept,
     sla: Vec<crate::sla::ClockRow>,
-    mail: Vec<MailRow>,
-}
-
-/// A message Wrench received or sent about the ticket, for the staff page's mail list.
-pub struct MailRow {
-    pub incoming: bool,
-    pub kind: String,
-    pub status: String,
-    pub reason: String,
-    pub from: String,
-    pub to: String,
-    pub subject: String,
-    pub entry: Option<i64>,
-    pub original: Option<String>,
-    pub created_at: NaiveDateTime,
-}
-
-impl MailRow {
-    fn of(m: &MailMessage) -> MailRow {
-        MailRow {
-            incoming: m.direction == "in",
-            kind: m.kind.replace('_', " "),
-            status: m.status.clone(),
-            reason: m.reason.clone(),
-            from: m.from_addr.clone(),
-            to: m.to_addr.clone(),
-            subject: m.subject.clone(),
-            entry: m.entry_id,
-            original: m.raw_sha256.as_ref().map(|_| format!("/mail/messages/{}/raw", m.id)),
-            created_at: m.created_at,
-        }
-    }
+    /// Every message received or sent about the ticket (the staff page's mail list).
+    mail: Vec<MailMessage>,
 }
 
 /// A Development thread the ticket is linked to.
@@ -433,8 +403,7 @@ fn load_staff(app: &App, who: &wrench_backend::accounts::auth::Principal, n: i64
     let dev_threads = dev::threads_of_ticket(app, who, n)?;
     let products = dev::list_products(app, who)?;
     let sla = crate::sla::clock_rows(app, who, n)?;
-    let files = mail::attachments(app, who, n)?;
-    let mail = mail::ticket_mail(app, who, n)?;
+    let (files, mail) = mail::of_ticket(app, who, n)?;
     Ok(StaffData {
         ticket,
         related,
@@ -499,7 +468,7 @@ async fn staff_page(
         errors,
         k,
         sla: d.sla,
-        mail: d.mail.iter().map(MailRow::of).collect(),
+        mail: d.mail,
     })
 }
 
@@ -516,7 +485,7 @@ async fn portal_page(
         let (t, r) = tickets::get_with_related(app, &who, n)?;
         let thread = tickets::thread(app, &who, n)?;
         let dev_threads = dev::threads_of_ticket(app, &who, n)?;
-        let files = mail::attachments(app, &who, n)?;
+        let (files, _) = mail::of_ticket(app, &who, n)?;
         Ok((t, r, thread, dev_threads, files))
     })
     .await?;
