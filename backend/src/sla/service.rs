@@ -464,14 +464,14 @@ fn due_text(c: &Clock) -> String {
 fn notify_warning(conn: &mut DbConn, app: &App, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
     let recipients: Vec<Recipient> = match t.assignee_id {
         Some(a) => vec![Recipient::User(a)],
-        None => store::dispatchers(conn, t.queue_id)?.into_iter().map(Recipient::User).collect(),
+        None => crate::tickets::service::dispatchers(conn, t.queue_id)?,
     };
     post(conn, app, &recipients, "sla.warning", &warning_title(t, c), t, now)
 }
 
 fn notify_breach(conn: &mut DbConn, app: &App, t: &Ticket, c: &Clock, now: NaiveDateTime) -> QueryResult<()> {
     let mut recipients: Vec<Recipient> = t.assignee_id.map(Recipient::User).into_iter().collect();
-    recipients.extend(store::dispatchers(conn, t.queue_id)?.into_iter().map(Recipient::User));
+    recipients.extend(crate::tickets::service::dispatchers(conn, t.queue_id)?);
     recipients.extend(store::admins(conn)?.into_iter().map(Recipient::User));
     post(conn, app, &recipients, "sla.breach", &breach_title(t, c), t, now)
 }
@@ -532,16 +532,8 @@ fn sla_mail(app: &App, email: &str, name: &str, title: &str, t: &Ticket) -> OutM
 /// (so mail fires exactly once too): one message per staff recipient, through the mail
 /// gateway's outbound queue (SMTP, or the spool in the embedded default).
 fn queue_mail(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<()> {
-    match mails.len() {
-        0 => {}
-        1 => {
-            for m in mails {
-                outbound::queue(conn, app, m, now)?;
-            }
-        }
-        _ => {
-            outbound::queue_many(conn, app, mails, now)?;
-        }
+    if !mails.is_empty() {
+        outbound::queue_many(conn, app, mails, now)?;
     }
     Ok(())
 }

@@ -98,16 +98,6 @@ pub fn admins(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
     users::table.filter(users::role.eq("admin")).filter(users::active.eq(true)).select(users::id).load(conn)
 }
 
-pub fn dispatchers(conn: &mut DbConn, queue_id: i64) -> QueryResult<Vec<i64>> {
-    queue_members::table
-        .inner_join(users::table)
-        .filter(queue_members::queue_id.eq(queue_id))
-        .filter(queue_members::is_dispatcher.eq(true))
-        .filter(users::active.eq(true))
-        .select(queue_members::user_id)
-        .load(conn)
-}
-
 /// Tickets whose clocks follow a policy and still run or wait (for re-measuring).
 pub fn open_tickets_of_policy(conn: &mut DbConn, policy_id: i64, after: i64, limit: i64) -> QueryResult<Vec<i64>> {
     sla_clocks::table

@@ -294,7 +294,8 @@ pub fn create_in(
     Ok(id)
 }
 
-fn dispatchers(conn: &mut DbConn, queue_id: i64) -> QueryResult<Vec<Recipient>> {
+/// The active dispatchers of a queue, as notification recipients.
+pub(crate) fn dispatchers(conn: &mut DbConn, queue_id: i64) -> QueryResult<Vec<Recipient>> {
     let ids: Vec<i64> = queue_members::table
         .inner_join(users::table)
         .filter(queue_members::queue_id.eq(queue_id))
