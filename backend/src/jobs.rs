@@ -51,6 +51,49 @@ pub fn schedule(
     Ok(())
 }
 
+/// A job for `schedule_many`.
+pub struct NewJob {
+    pub payload: String,
+    pub run_at: NaiveDateTime,
+    pub dedupe_key: Option<String>,
+}
+
+/// Queues many jobs of one kind with multi-row inserts (a burst of mail, a batch of fired
+/// deadlines). As with `schedule`, a job whose dedupe key exists is replaced.
+pub fn schedule_many(conn: &mut DbConn, kind: &str, new: &[NewJob], now: NaiveDateTime) -> QueryResult<()> {
+    for chunk in new.chunks(500) {
+        let keys: Vec<&str> = chunk.iter().filter_map(|j| j.dedupe_key.as_deref()).collect();
+        cancel_many(conn, &keys)?;
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|j| {
+                (
+                    jobs::kind.eq(kind),
+                    jobs::payload.eq(&j.payload),
+                    jobs::dedupe_key.eq(j.dedupe_key.as_deref()),
+                    jobs::run_at.eq(j.run_at),
+                    jobs::attempts.eq(0i64),
+                    jobs::created_at.eq(now),
+                )
+            })
+            .collect();
+        match conn {
+            DbConn::Sqlite(c) => diesel::insert_into(jobs::table).values(&rows).execute(c)?,
+            DbConn::Postgres(c) => diesel::insert_into(jobs::table).values(&rows).execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+/// Removes the scheduled jobs of these dedupe keys.
+pub fn cancel_many(conn: &mut DbConn, keys: &[&str]) -> QueryResult<usize> {
+    let mut n = 0;
+    for chunk in keys.chunks(500) {
+        n += diesel::delete(jobs::table.filter(jobs::dedupe_key.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(n)
+}
+
 /// Removes a scheduled job by its dedupe key (e.g. a deadline that no longer applies).
 pub fn cancel(conn: &mut DbConn, dedupe_key: &str) -> QueryResult<usize> {
     diesel::delete(jobs::table.filter(jobs::dedupe_key.eq(dedupe_key))).execute(conn)

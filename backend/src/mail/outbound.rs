@@ -69,7 +69,7 @@ pub fn queue_many(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveD
 /// stamped Message-ID, References / In-Reply-To from its ticket's thread, the `[#N]` tag and
 /// a Reply-To with the signed token. Returns the Message-IDs queued.
 fn queue_all(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTime) -> QueryResult<Vec<String>> {
-    use crate::schema::{jobs as job_rows, mail_undeliverable};
+    use crate::schema::mail_undeliverable;
     use std::collections::{HashMap, HashSet};
     let mut mails: Vec<OutMail> = mails
         .into_iter()
@@ -149,36 +149,30 @@ fn queue_all(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTi
                 )
             })
             .collect();
-        match conn {
-            DbConn::Sqlite(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
-            DbConn::Postgres(c) => diesel::insert_into(mail_messages::table).values(&rows).execute(c)?,
-        };
         // The send job names its message's row (to mark it sent).
-        let ids: Vec<&str> = chunk.iter().map(|(p, _)| p.message_id.as_str()).collect();
-        let row_ids: HashMap<String, i64> = mail_messages::table
-            .filter(mail_messages::message_id.eq_any(&ids))
-            .select((mail_messages::message_id, mail_messages::id))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
-        let jobs: Vec<_> = chunk
+        let returned = (mail_messages::message_id, mail_messages::id);
+        let row_ids: HashMap<String, i64> = match conn {
+            DbConn::Sqlite(c) => {
+                diesel::insert_into(mail_messages::table).values(&rows).returning(returned).get_results(c)?
+            }
+            DbConn::Postgres(c) => {
+                diesel::insert_into(mail_messages::table).values(&rows).returning(returned).get_results(c)?
+            }
+        }
+        .into_iter()
+        .collect();
+        let jobs: Vec<crate::jobs::NewJob> = chunk
             .iter_mut()
             .map(|(p, _)| {
                 p.payload["row"] = json!(row_ids.get(&p.message_id));
-                (
-                    job_rows::kind.eq(SEND_JOB),
-                    job_rows::payload.eq(p.payload.to_string()),
-                    job_rows::dedupe_key.eq(Some(format!("mail:{}", p.message_id))),
-                    job_rows::run_at.eq(now),
-                    job_rows::attempts.eq(0i64),
-                    job_rows::created_at.eq(now),
-                )
+                crate::jobs::NewJob {
+                    payload: p.payload.to_string(),
+                    run_at: now,
+                    dedupe_key: Some(format!("mail:{}", p.message_id)),
+                }
             })
             .collect();
-        match conn {
-            DbConn::Sqlite(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
-            DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(&jobs).execute(c)?,
-        };
+        crate::jobs::schedule_many(conn, SEND_JOB, &jobs, now)?;
     }
     Ok(prepared.into_iter().map(|(p, _)| p.message_id).collect())
 }

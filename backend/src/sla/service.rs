@@ -709,7 +709,6 @@ fn fast_path(c: &Clock, t: &Ticket, rules: &Rules, breach: bool) -> bool {
 /// kind of clock change. Tickets that need more than firing (re-measuring, escalation) take
 /// the per-ticket `on_ticket`. Returns (due clocks seen, clocks fired).
 pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) -> ServiceResult<(usize, usize)> {
-    use crate::schema::jobs as job_rows;
     let (breaches, warnings) = store::due_clocks(conn, now, limit)?;
     let seen = breaches.len().max(warnings.len());
     if seen == 0 {
@@ -892,30 +891,19 @@ pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) ->
     queue_mail(conn, app, mails, now)?;
 
     // Jobs: a warned clock's job moves to its breach; a breached clock has none left.
-    let keys: Vec<String> = fired.iter().map(|f| job_key(f.clock.id)).collect();
-    for chunk in keys.chunks(500) {
-        diesel::delete(job_rows::table.filter(job_rows::dedupe_key.eq_any(chunk))).execute(conn)?;
-    }
-    let next: Vec<_> = fired
+    let done: Vec<String> = fired.iter().filter(|f| pending(&f.clock).is_none()).map(|f| job_key(f.clock.id)).collect();
+    jobs::cancel_many(conn, &done.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let next: Vec<jobs::NewJob> = fired
         .iter()
-        .filter_map(|f| pending(&f.clock).map(|at| (f, at)))
-        .map(|(f, at)| {
-            (
-                job_rows::kind.eq(DEADLINE_JOB),
-                job_rows::payload.eq(json!({ "ticket": f.ticket.id }).to_string()),
-                job_rows::dedupe_key.eq(Some(job_key(f.clock.id))),
-                job_rows::run_at.eq(at),
-                job_rows::attempts.eq(0i64),
-                job_rows::created_at.eq(now),
-            )
+        .filter_map(|f| {
+            pending(&f.clock).map(|at| jobs::NewJob {
+                payload: json!({ "ticket": f.ticket.id }).to_string(),
+                run_at: at,
+                dedupe_key: Some(job_key(f.clock.id)),
+            })
         })
         .collect();
-    for chunk in next.chunks(500) {
-        match conn {
-            DbConn::Sqlite(c) => diesel::insert_into(job_rows::table).values(chunk).execute(c)?,
-            DbConn::Postgres(c) => diesel::insert_into(job_rows::table).values(chunk).execute(c)?,
-        };
-    }
+    jobs::schedule_many(conn, DEADLINE_JOB, &next, now)?;
     Ok((seen, fired.len() + slow.len()))
 }
 
