@@ -51,7 +51,7 @@ pub fn schedule(
     Ok(())
 }
 
-/// A job for `schedule_many`.
+/// A job for `insert_many`.
 pub struct NewJob {
     pub payload: String,
     pub run_at: NaiveDateTime,
@@ -59,11 +59,11 @@ pub struct NewJob {
 }
 
 /// Queues many jobs of one kind with multi-row inserts (a burst of mail, a batch of fired
-/// deadlines). As with `schedule`, a job whose dedupe key exists is replaced.
-pub fn schedule_many(conn: &mut DbConn, kind: &str, new: &[NewJob], now: NaiveDateTime) -> QueryResult<()> {
+/// deadlines). Unlike `schedule` it replaces nothing: the caller cancels the keys it moves
+/// (`cancel_many`) or uses keys that cannot exist yet (a fresh Message-ID), so the mail queue
+/// makes no look-up for jobs to replace.
+pub fn insert_many(conn: &mut DbConn, kind: &str, new: &[NewJob], now: NaiveDateTime) -> QueryResult<()> {
     for chunk in new.chunks(500) {
-        let keys: Vec<&str> = chunk.iter().filter_map(|j| j.dedupe_key.as_deref()).collect();
-        cancel_many(conn, &keys)?;
         let rows: Vec<_> = chunk
             .iter()
             .map(|j| {

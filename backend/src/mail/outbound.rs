@@ -172,7 +172,7 @@ fn queue_all(conn: &mut DbConn, app: &App, mails: Vec<OutMail>, now: NaiveDateTi
                 }
             })
             .collect();
-        crate::jobs::schedule_many(conn, SEND_JOB, &jobs, now)?;
+        crate::jobs::insert_many(conn, SEND_JOB, &jobs, now)?;
     }
     Ok(prepared.into_iter().map(|(p, _)| p.message_id).collect())
 }

@@ -891,8 +891,8 @@ pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) ->
     queue_mail(conn, app, mails, now)?;
 
     // Jobs: a warned clock's job moves to its breach; a breached clock has none left.
-    let done: Vec<String> = fired.iter().filter(|f| pending(&f.clock).is_none()).map(|f| job_key(f.clock.id)).collect();
-    jobs::cancel_many(conn, &done.iter().map(String::as_str).collect::<Vec<_>>())?;
+    let keys: Vec<String> = fired.iter().map(|f| job_key(f.clock.id)).collect();
+    jobs::cancel_many(conn, &keys.iter().map(String::as_str).collect::<Vec<_>>())?;
     let next: Vec<jobs::NewJob> = fired
         .iter()
         .filter_map(|f| {
@@ -903,7 +903,7 @@ pub fn fire_due(conn: &mut DbConn, app: &App, now: NaiveDateTime, limit: i64) ->
             })
         })
         .collect();
-    jobs::schedule_many(conn, DEADLINE_JOB, &next, now)?;
+    jobs::insert_many(conn, DEADLINE_JOB, &next, now)?;
     Ok((seen, fired.len() + slow.len()))
 }
 
